@@ -1,0 +1,253 @@
+"""`fengqiao`: one CLI, one subcommand per part. The composition root.
+
+Adapters are imported inside each command so that `fengqiao sla` or
+`fengqiao validate` start without loading Kafka, Faust, ClickHouse or Streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fengqiao.settings import Settings
+
+app = typer.Typer(
+    help="网上枫桥 指挥中心 Fengqiao command centre: broker, streams, sink, wall, simulator.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+kafka_app = typer.Typer(help="本地 Kafka broker / a local Apache Kafka broker (no Docker).", no_args_is_help=True)
+app.add_typer(kafka_app, name="kafka")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One clear error line on stderr, no traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # a bad FENGQIAO_* variable
+        fail(f"invalid settings / 配置无效: {exc}", 2)
+        raise  # unreachable
+
+
+def _default_kafka_dir() -> Path:
+    return _settings().data_dir / "kafka"
+
+
+# ---------------------------------------------------------------- kafka
+@kafka_app.command("start")
+def kafka_start(
+    port: int = typer.Option(9092, help="PLAINTEXT port on 127.0.0.1"),
+    data_dir: Optional[Path] = typer.Option(None, help="broker folder (logs, pid, storage)"),
+    timeout: float = typer.Option(90.0, help="seconds to wait for the broker to answer"),
+) -> None:
+    """Fetch the Kafka jars (once), format KRaft storage and start a broker."""
+    from broker.local import BrokerError, start
+
+    try:
+        info = start(port=port, data_dir=(data_dir or _default_kafka_dir()).resolve(), timeout=timeout)
+    except BrokerError as exc:
+        fail(str(exc))
+    typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
+
+
+@kafka_app.command("stop")
+def kafka_stop(data_dir: Optional[Path] = typer.Option(None)) -> None:
+    """Stop the broker recorded in the data folder."""
+    from broker.local import BrokerError, stop
+
+    try:
+        stopped = stop((data_dir or _default_kafka_dir()).resolve())
+    except BrokerError as exc:
+        fail(str(exc))
+    typer.echo("kafka stopped" if stopped else "kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status(data_dir: Optional[Path] = typer.Option(None)) -> None:
+    """Exit 0 and print the broker when it runs, exit 1 otherwise."""
+    from broker.local import status
+
+    info = status((data_dir or _default_kafka_dir()).resolve())
+    if info is None:
+        typer.echo("kafka not running")
+        raise typer.Exit(1)
+    typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
+
+
+# ---------------------------------------------------------------- contract
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the event envelope (all event types)."""
+    from fengqiao.contract import event_json_schema
+
+    typer.echo(json.dumps(event_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def validate() -> None:
+    """Read JSON lines on stdin; print `ok` or `error: …` per line; exit 1 if any is bad."""
+    from fengqiao.contract import ContractError, parse_event
+
+    bad = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            parse_event(line.strip())
+            typer.echo("ok")
+        except ContractError as exc:
+            bad += 1
+            typer.echo(f"error: {exc.bilingual()}")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def sla(
+    category: str = typer.Option(..., help="consult|help|dispute|report|complaint|suggestion"),
+    urgency: str = typer.Option(..., help="urgent|pressing|normal"),
+    start: str = typer.Option(..., help="RFC 3339 instant with offset, e.g. 2026-09-30T16:00:00+08:00"),
+    formal: bool = typer.Option(False, "--formal", help="statutory 信访 track (60 natural days)"),
+    policy: Optional[Path] = typer.Option(None, help="SLA policy file (TOML)"),
+    profile: str = typer.Option("default", help="policy profile: default | demo"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Due instants and stage instants of a case received (and assigned) at --start."""
+    from fengqiao.domain.report import SlaArgumentError, sla_report
+
+    try:
+        report = sla_report(category=category, urgency=urgency, start=start, formal=formal,
+                            policy_file=policy, profile=profile)
+    except SlaArgumentError as exc:
+        fail(str(exc), 2)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+        return
+    for target, t in report["targets"].items():
+        typer.echo(f"{target}: due {t['due_at']}")
+        for stage, at in t["stages"].items():
+            typer.echo(f"  {stage:<9} {at}")
+    if report["calendar_estimated"]:
+        typer.echo("calendar_estimated: true (周一至周五估算 / Monday–Friday estimate)")
+
+
+# ---------------------------------------------------------------- pipeline
+@app.command()
+def simulate(
+    rate: float = typer.Option(5.0, help="new petitions per second (before --speed)"),
+    duration: Optional[float] = typer.Option(None, help="seconds to run; default forever"),
+    seed: int = typer.Option(7),
+    speed: float = typer.Option(1.0, help="time compression factor of the lifecycle"),
+    gateway: Optional[str] = typer.Option(None, help="post through this gateway URL instead of Kafka"),
+    max_events: Optional[int] = typer.Option(None, help="stop after this many events"),
+) -> None:
+    """Produce realistic petition traffic (received + lifecycle events) to Kafka."""
+    from producers.simulator import run_simulator
+
+    summary = run_simulator(_settings(), rate=rate, duration=duration, seed=seed, speed=speed,
+                            gateway_url=gateway, max_events=max_events)
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command()
+def streams(
+    workdir: Optional[Path] = typer.Option(None, help="Faust data folder"),
+    web_port: Optional[int] = typer.Option(None, help="Faust web port (health, lag, case view)"),
+) -> None:
+    """Run the Faust worker: case table, SLA timers, alerts, rolling counts."""
+    from streams.main import run_worker
+
+    run_worker(_settings(), workdir=workdir, web_port=web_port)
+
+
+@app.command()
+def sink() -> None:
+    """Consume the topics and write batches to ClickHouse (owns the chDB store)."""
+    from sinks.runner import run_sink_forever
+
+    run_sink_forever(_settings())
+
+
+@app.command()
+def wall(
+    port: Optional[int] = typer.Option(None),
+    host: Optional[str] = typer.Option(None),
+) -> None:
+    """Serve the Streamlit wall (in embedded mode it also runs the sink in-process)."""
+    from dashboard.serve import serve
+
+    serve(_settings(), port=port, host=host)
+
+
+@app.command()
+def gateway(port: int = typer.Option(8080), host: str = typer.Option("127.0.0.1")) -> None:
+    """Serve the HTTP intake gateway (native JSON + Open311 GeoReport v2)."""
+    from producers.gateway.serve import serve
+
+    serve(_settings(), host=host, port=port)
+
+
+@app.command()
+def dlq(
+    limit: int = typer.Option(20),
+    resubmit: Optional[Path] = typer.Option(None, help="file holding one corrected event (JSON) to re-submit"),
+) -> None:
+    """List dead letters, or re-submit a corrected event."""
+    from producers.dlq import list_dead_letters, resubmit_event
+
+    s = _settings()
+    if resubmit is not None:
+        try:
+            case_id = resubmit_event(s, resubmit.read_text("utf-8"))
+        except ValueError as exc:
+            fail(str(exc), 1)
+        typer.echo(f"resubmitted: {case_id}")
+        return
+    for dl in list_dead_letters(s, limit=limit):
+        typer.echo(json.dumps(dl, ensure_ascii=False))
+
+
+@app.command()
+def up(
+    kafka_port: int = typer.Option(9092, help="broker port (a broker already running on our data folder is reused)"),
+    wall_port: int = typer.Option(8501),
+    rate: float = typer.Option(3.0, help="simulated petitions per second"),
+    speed: float = typer.Option(60.0, help="simulator time compression"),
+) -> None:
+    """Broker, streams worker, wall (+ embedded sink) and simulator together; Ctrl-C stops all."""
+    from broker.local import BrokerError, start, status, stop
+    from broker.topics import ensure_topics
+    from fengqiao.supervisor import run_up
+
+    base = _settings()
+    kafka_dir = (base.data_dir / "kafka").resolve()
+    running = status(kafka_dir)
+    try:
+        info = running or start(port=kafka_port, data_dir=kafka_dir, timeout=120)
+    except BrokerError as exc:
+        fail(str(exc))
+    typer.echo(f"kafka: 127.0.0.1:{info.port} (log {info.log_file})")
+    settings = base.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{info.port}"})
+    ensure_topics(settings.kafka_bootstrap, settings.all_topics(), partitions=settings.topics.partitions,
+                  compacted=[settings.topics.cases])
+    code = 1
+    try:
+        code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed)
+    finally:
+        if running is None:
+            stop(kafka_dir)
+            typer.echo("kafka stopped")
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,177 @@
+"""Records other than the event envelope: alerts, commands, stats, case snapshots, DLQ.
+
+Alert records, commands and the DLQ record follow DESIGN.md section 3. Two
+additions to the contract, both written by the streams worker:
+
+* `petitions.cases` (key `case_id`, compacted): a `CaseSnapshot` after every
+  applied event, so the ClickHouse `cases` table holds the domain's own view
+  (due instants, counters) instead of re-deriving the lifecycle in SQL.
+  `version` is the count of events applied to the case, which makes the
+  ReplacingMergeTree row replacement idempotent.
+* `petitions.stats` carries `RegionStats` records (key: region code).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from fengqiao.contract import CaseId
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+AlertKind = Literal["sla", "hotspot", "class_case"]
+AlertStage = Literal["reminder", "warning", "overdue", "escalation"]
+Severity = Literal["info", "warning", "critical"]
+AlertState = Literal["firing", "acknowledged", "resolved", "silenced"]
+
+
+class AlertRecord(Record):
+    """One state of one alert; every change is published as a new record."""
+
+    alert_id: str
+    dedup_key: str
+    kind: AlertKind
+    stage: AlertStage | None = None
+    level: int = 0
+    severity: Severity
+    state: AlertState
+    case_id: str | None = None
+    case_ids: list[str] = Field(default_factory=list)  # hotspot / class-case members
+    region_code: str
+    department: str | None = None
+    target: Literal["sign", "resolve"] | None = None
+    due_at: AwareDatetime | None = None
+    raised_at: AwareDatetime
+    updated_at: AwareDatetime
+    acknowledged_by: str | None = None
+    acknowledged_at: AwareDatetime | None = None
+    silenced_until: AwareDatetime | None = None
+    note: str | None = None
+    message: str
+    version: int = 1  # increases with every change of this alert
+
+
+class CommandBase(Record):
+    command_id: UUID
+    issued_at: AwareDatetime
+    officer_id: str = Field(min_length=1, max_length=100)
+
+
+class AcknowledgeCommand(CommandBase):
+    type: Literal["alert.acknowledge"]
+    alert_id: str
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SilenceCommand(CommandBase):
+    type: Literal["alert.silence"]
+    alert_id: str
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class EscalateCommand(CommandBase):
+    type: Literal["case.escalate"]
+    case_id: CaseId
+    to_level: Literal["village", "township", "county", "city", "province"]
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RevealCommand(CommandBase):
+    """Audit record: an officer revealed one case's contact data."""
+
+    type: Literal["case.reveal_contact"]
+    case_id: CaseId
+    reason: str = Field(min_length=1, max_length=500)
+
+
+Command = Annotated[
+    Union[AcknowledgeCommand, SilenceCommand, EscalateCommand, RevealCommand],
+    Field(discriminator="type"),
+]
+
+
+class CaseSnapshot(Record):
+    """The current state of one case as the streams worker sees it."""
+
+    case_id: str
+    version: int
+    status: str
+    category: str = ""
+    topic: str = ""
+    urgency: str = ""
+    channel: str = ""
+    region_code: str
+    prefecture_code: str
+    department: str = ""
+    level: str = ""
+    formal_petition: bool = False
+    received_at: AwareDatetime | None = None
+    assigned_at: AwareDatetime | None = None
+    signed_at: AwareDatetime | None = None
+    replied_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    sign_due_at: AwareDatetime | None = None
+    resolve_due_at: AwareDatetime | None = None
+    calendar_estimated: bool = False
+    return_count: int = 0
+    reopen_count: int = 0
+    escalation_level: int = 0
+    first_rating: str = ""
+    last_rating: str = ""
+    signed_on_time: bool | None = None
+    resolved_on_time: bool | None = None
+    resolved_online: bool = False
+    merged_into: str = ""
+    repeat_complaint: bool = False
+    updated_at: AwareDatetime
+
+
+class RegionStats(Record):
+    """Rolling counts for one region (prefecture or county) at `as_of`."""
+
+    region_code: str
+    region_level: Literal["province", "prefecture", "county"]
+    as_of: AwareDatetime
+    intake_1h: int
+    intake_24h: int
+    open_now: int
+    overdue_now: int
+    by_category_24h: dict[str, int] = Field(default_factory=dict)
+    by_channel_24h: dict[str, int] = Field(default_factory=dict)
+
+
+class DeadLetter(Record):
+    """What `petitions.dlq` carries: the rejected bytes and why."""
+
+    source: str
+    received_at: AwareDatetime
+    error: str
+    raw: str
+    raw_encoding: Literal["text", "base64"] = "text"
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    @classmethod
+    def of(cls, source: str, raw: bytes | None, error: str, at: datetime, **where: Any) -> "DeadLetter":
+        data = raw or b""
+        try:
+            text, enc = data.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            text, enc = base64.b64encode(data).decode(), "base64"
+        return cls(source=source, received_at=at, error=error, raw=text, raw_encoding=enc, **where)
+
+    def raw_bytes(self) -> bytes:
+        return base64.b64decode(self.raw) if self.raw_encoding == "base64" else self.raw.encode()

@@ -1,0 +1,131 @@
+"""`fengqiao up`: start the parts as child processes and stop them all together.
+
+It only runs `fengqiao <subcommand>` processes (each in its own process group)
+and never imports an adapter, so the core stays free of Kafka/ClickHouse/
+Streamlit. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a
+grace period), so no orphan keeps a port bound.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fengqiao.settings import Settings
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        out.close()
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=5)
+
+
+def _fengqiao_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fengqiao.cli", *args]
+
+
+def _wait_http(url: str, timeout: float, child: Child) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float) -> int:
+    """Start streams, wall (+ embedded sink) and simulator against a running broker.
+
+    Returns the exit status for the CLI. The broker is started (and stopped) by
+    the caller, the CLI, which owns the adapters.
+    """
+    logs = settings.data_dir / "logs"
+    env = dict(os.environ)
+    env["FENGQIAO_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
+    env.setdefault("FENGQIAO_STREAMS__POLICY_PROFILE", "demo")
+    env["FENGQIAO_DATA_DIR"] = str(settings.data_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    children = [
+        Child("streams", _fengqiao_argv("streams"), env, logs / "streams.log"),
+        Child("wall", _fengqiao_argv("wall", "--port", str(wall_port)), env, logs / "wall.log"),
+        Child("simulate", _fengqiao_argv("simulate", "--rate", str(rate), "--speed", str(speed)), env,
+              logs / "simulate.log"),
+    ]
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old_int = signal.signal(signal.SIGINT, _stop)
+    old_term = signal.signal(signal.SIGTERM, _stop)
+    try:
+        for c in children:
+            c.start()
+            print(f"started {c.name:<9} pid={c.proc.pid if c.proc else '?'} log={c.log}", flush=True)
+        wall = children[1]
+        url = f"http://{settings.wall.host}:{wall_port}/"
+        if _wait_http(url + "_stcore/health", 120, wall):
+            print(f"\n  指挥中心大屏 / the wall:  {url}\n  (Ctrl-C 停止全部 / stops everything)\n", flush=True)
+        else:
+            print(f"error: the wall did not come up; see {wall.log}", file=sys.stderr, flush=True)
+            return 1
+        while not stopping:
+            for c in children:
+                if not c.alive() and not stopping:
+                    print(f"error: {c.name} exited (code {c.proc.returncode if c.proc else '?'}); "
+                          f"see {c.log}", file=sys.stderr, flush=True)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("stopping…", flush=True)
+        for c in reversed(children):
+            c.stop()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)

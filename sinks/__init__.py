@@ -1,0 +1,1 @@
+"""Sinks: batched, idempotent writers from Kafka topics into ClickHouse."""

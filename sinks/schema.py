@@ -1,0 +1,162 @@
+"""The ClickHouse read model (database `fengqiao` by default), created at start.
+
+Every statement is idempotent (`IF NOT EXISTS`), so re-running is harmless.
+Current-state tables are ReplacingMergeTree with an explicit version column:
+readers must use `FINAL` (or argMax) so unmerged rows are never double-counted.
+Times are DateTime64(3, 'Asia/Shanghai').
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TZ = "'Asia/Shanghai'"
+DT = f"DateTime64(3, {TZ})"
+NDT = f"Nullable(DateTime64(3, {TZ}))"
+
+TABLES: dict[str, str] = {
+    # one row per event_id (duplicates collapse on merge; read with FINAL or uniqExact)
+    "events": f"""
+        event_id UUID,
+        event_type LowCardinality(String),
+        case_id String,
+        occurred_at {DT},
+        ingested_at {DT},
+        region_code LowCardinality(String),
+        prefecture_code LowCardinality(String),
+        channel LowCardinality(String),
+        actor_role LowCardinality(String),
+        category LowCardinality(String),
+        topic LowCardinality(String),
+        urgency LowCardinality(String),
+        department String,
+        payload String,
+        kafka_partition UInt16,
+        kafka_offset UInt64
+    ) ENGINE = ReplacingMergeTree(ingested_at)
+    PARTITION BY toYYYYMM(occurred_at)
+    ORDER BY (event_type, toDate(occurred_at), event_id)""",
+    # current state of each case: CaseSnapshot rows from petitions.cases, newest version wins
+    "cases": f"""
+        case_id String,
+        version UInt32,
+        status LowCardinality(String),
+        category LowCardinality(String),
+        topic LowCardinality(String),
+        urgency LowCardinality(String),
+        channel LowCardinality(String),
+        region_code LowCardinality(String),
+        prefecture_code LowCardinality(String),
+        department String,
+        level LowCardinality(String),
+        formal_petition Bool,
+        received_at {NDT},
+        assigned_at {NDT},
+        signed_at {NDT},
+        replied_at {NDT},
+        closed_at {NDT},
+        sign_due_at {NDT},
+        resolve_due_at {NDT},
+        calendar_estimated Bool,
+        return_count UInt16,
+        reopen_count UInt16,
+        escalation_level UInt8,
+        first_rating LowCardinality(String),
+        last_rating LowCardinality(String),
+        signed_on_time Nullable(Bool),
+        resolved_on_time Nullable(Bool),
+        resolved_online Bool,
+        merged_into String,
+        repeat_complaint Bool,
+        updated_at {DT}
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY case_id""",
+    # current state of each alert (newest version wins)
+    "alerts": f"""
+        alert_id String,
+        dedup_key String,
+        version UInt32,
+        kind LowCardinality(String),
+        stage LowCardinality(String),
+        level UInt8,
+        severity LowCardinality(String),
+        state LowCardinality(String),
+        case_id String,
+        case_ids Array(String),
+        region_code LowCardinality(String),
+        prefecture_code LowCardinality(String),
+        department String,
+        target LowCardinality(String),
+        due_at {NDT},
+        raised_at {DT},
+        updated_at {DT},
+        acknowledged_by String,
+        acknowledged_at {NDT},
+        silenced_until {NDT},
+        note String,
+        message String
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY alert_id""",
+    # every change of every alert: the audit trail
+    "alert_log": f"""
+        alert_id String,
+        version UInt32,
+        dedup_key String,
+        state LowCardinality(String),
+        stage LowCardinality(String),
+        level UInt8,
+        severity LowCardinality(String),
+        updated_at {DT},
+        acknowledged_by String,
+        note String,
+        message String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (alert_id, version)""",
+    # latest rolling counts per region from petitions.stats
+    "region_stats": f"""
+        region_code LowCardinality(String),
+        region_level LowCardinality(String),
+        as_of {DT},
+        intake_1h UInt32,
+        intake_24h UInt32,
+        open_now UInt32,
+        overdue_now UInt32,
+        by_category_24h Map(String, UInt32),
+        by_channel_24h Map(String, UInt32)
+    ) ENGINE = ReplacingMergeTree(as_of)
+    ORDER BY region_code""",
+    # operator commands (acks, silences, escalations, contact reveals): audited
+    "commands": f"""
+        command_id UUID,
+        type LowCardinality(String),
+        issued_at {DT},
+        officer_id String,
+        alert_id String,
+        case_id String,
+        body String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY command_id""",
+    # masked contact data and its sealed (encrypted) clear form, one row per case
+    "contacts": f"""
+        case_id String,
+        name_masked String,
+        phone_masked String,
+        phone_hash String,
+        sealed String,
+        updated_at {DT}
+    ) ENGINE = ReplacingMergeTree(updated_at)
+    ORDER BY case_id""",
+}
+
+
+def ddl(database: str) -> list[str]:
+    stmts = [f"CREATE DATABASE IF NOT EXISTS {database}"]
+    for name, body in TABLES.items():
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {database}.{name} ({body}")
+    return stmts
+
+
+def migrate(client: Any, database: str = "fengqiao") -> None:
+    """Create the database and every table; harmless to run again."""
+    for stmt in ddl(database):
+        client.command(stmt)
