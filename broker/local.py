@@ -101,7 +101,7 @@ def start(port: int, data_dir: Path, timeout: float = 90.0, *, version: str = KA
         info = _launch(java, libs, data_dir, props, port, controller_port, version, heap)
         try:
             _wait_ready(info, timeout)
-        except BrokerError:
+        except BaseException:  # BrokerError, or Ctrl-C while waiting: leave no half-started broker
             _terminate(info.pid, grace=5.0)
             _clear_state(data_dir)
             raise
@@ -231,17 +231,15 @@ def _mvn_reason(output: str) -> str:
     errors = [ln.removeprefix("[ERROR]").strip() for ln in lines if ln.startswith("[ERROR]")]
     errors = [e for e in errors if e and not e.startswith(("->", "To see", "Re-run", "For more"))]
     text = errors[0] if errors else next((ln for ln in reversed(lines) if ln), "no output")
-    return text[:300]
+    return re.sub(r"\s*-> \[Help \d+\]$", "", text)[:300]
 
 
 # ------------------------------------------------------------------ config + storage
 def _controller_port(data_dir: Path, port: int) -> int:
-    """Keep the controller port of an earlier run (KRaft's voter set records it)."""
+    """Reuse the controller port of an earlier run when free (the voter set records it;
+    a changed port also works, the node updates its own voter entry)."""
     previous = _read_json(data_dir / "ports.json").get("controller_port")
-    if isinstance(previous, int) and previous != port:
-        if not _port_free(previous):
-            raise BrokerError(f"控制器端口 {previous} 已被占用 / the controller port {previous} recorded "
-                              f"for {data_dir} is in use; free it or use a new --data-dir")
+    if isinstance(previous, int) and previous != port and _port_free(previous):
         return previous
     chosen = _free_port()
     while chosen == port:

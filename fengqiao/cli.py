@@ -225,7 +225,7 @@ def up(
 ) -> None:
     """Broker, streams worker, wall (+ embedded sink) and simulator together; Ctrl-C stops all."""
     from broker.local import BrokerError, start, status, stop
-    from broker.topics import ensure_topics
+    from broker.topics import TopicError, ensure_topics
     from fengqiao.supervisor import run_up
 
     base = _settings()
@@ -235,12 +235,15 @@ def up(
         info = running or start(port=kafka_port, data_dir=kafka_dir, timeout=120)
     except BrokerError as exc:
         fail(str(exc))
-    typer.echo(f"kafka: 127.0.0.1:{info.port} (log {info.log_file})")
+    typer.echo(f"kafka: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
     settings = base.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{info.port}"})
-    ensure_topics(settings.kafka_bootstrap, settings.all_topics(), partitions=settings.topics.partitions,
-                  compacted=[settings.topics.cases])
     code = 1
     try:
+        try:
+            ensure_topics(settings.kafka_bootstrap, settings.all_topics(), partitions=settings.topics.partitions,
+                          compacted=[settings.topics.cases])
+        except (TopicError, TimeoutError) as exc:
+            fail(f"could not create the topics / 无法创建主题: {exc}")
         code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed)
     finally:
         if running is None:
