@@ -12,6 +12,11 @@ PYTHON_BIN="${PYTHON:-python3}"
 command -v "$PYTHON_BIN" >/dev/null || die "python3 not found (need Python >= 3.11)"
 "$PYTHON_BIN" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || die "Python >= 3.11 needed, found $("$PYTHON_BIN" --version 2>&1)"
+if { ! command -v java >/dev/null || ! command -v mvn >/dev/null; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing JDK 17 and Maven (Debian)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null \
+    || echo "warning: apt-get could not install java/maven" >&2
+fi
 command -v java >/dev/null || die "java not found: install JDK 17 (e.g. apt-get install openjdk-17-jdk-headless)"
 command -v mvn >/dev/null || die "mvn not found: install Maven (e.g. apt-get install maven)"
 
