@@ -5,11 +5,12 @@
 #   bash scripts/test.sh -m unit         # any pytest arguments
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
-# Headless Chromium for the browser tests (Debian's packages), when we may install it.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Headless Chromium for the browser tests (Debian's packages, plus a CJK font for
+# readable screenshots), when we may install it.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto.*cjk"; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing chromium and chromium-driver (Debian)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null) \
       || echo "warning: could not install chromium; the browser tests will be skipped" >&2
   else
     echo "warning: chromium/chromedriver missing and not root; the browser tests will be skipped" >&2

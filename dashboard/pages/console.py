@@ -1,0 +1,197 @@
+"""值班台: the officer console (login required).
+
+The alert queue with filters, acknowledge / silence / escalate (commands on
+`petitions.commands`), a case's timeline, and the audited contact reveal.
+Every action re-checks the session user's role on the server (`auth.require`
+inside `commands.issue`); a viewer's page renders no action widgets at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard import auth, commands, queries, ui
+from dashboard.runtime import ensure_schema, ensure_sink, settings
+from fengqiao import regions as rg
+from sinks.rows import scrub_text
+
+SH = ZoneInfo("Asia/Shanghai")
+S = settings()
+ensure_sink(S)
+ensure_schema(S)
+st.markdown(ui.CSS, unsafe_allow_html=True)
+USERS = auth.ensure_users_file(S.data_dir)
+
+
+def current_user() -> auth.User | None:
+    """The user this session logged in as (set only by the login form below, server-side)."""
+    user = st.session_state.get("fq_user")
+    return user if isinstance(user, auth.User) else None
+
+
+def login() -> None:
+    st.title("值班台登录 Officer console")
+    with st.form("login"):
+        username = st.text_input("用户名 Username", key="login_user")
+        password = st.text_input("密码 Password", type="password", key="login_password")
+        if st.form_submit_button("登录 Log in"):
+            user = auth.authenticate(USERS, username, password)
+            if user is None:
+                st.error("用户名或密码错误 Wrong username or password")
+            else:
+                st.session_state["fq_user"] = user
+                st.rerun()
+
+
+def send(ctype: str, **fields: object) -> None:
+    """Issue a command for the session's user; the role is checked again here."""
+    try:
+        cmd = commands.issue(S, current_user(), ctype, **fields)  # type: ignore[arg-type]
+    except auth.Forbidden as exc:
+        st.error(str(exc))
+    except Exception as exc:
+        st.error(f"指令发送失败 Command not sent: {type(exc).__name__}: {exc}")
+    else:
+        st.session_state["fq_last_command"] = f"{cmd.type} {cmd.command_id}"
+        st.success(f"指令已发送，等待状态更新 Command sent: {cmd.type}")
+
+
+def alert_actions(user: auth.User, alert: dict) -> None:
+    if not auth.can(user, "alert.acknowledge"):
+        st.info("当前角色只读 Read-only role: 无操作权限")
+        return
+    c1, c2 = st.columns(2)
+    with c1, st.form(f"ack-{alert['alert_id']}"):
+        note = st.text_input("确认备注 Note", key="ack_note")
+        if st.form_submit_button("确认告警 Acknowledge", disabled=alert["state"] != "firing"):
+            send("alert.acknowledge", alert_id=alert["alert_id"], note=note or None)
+    with c2, st.form(f"silence-{alert['alert_id']}"):
+        d = st.date_input("静默至 Until (date)", value=datetime.now(SH).date(), key="sil_date")
+        t = st.time_input("时间 Time", value=(datetime.now(SH) + timedelta(hours=2)).time().replace(second=0, microsecond=0),
+                          key="sil_time")
+        reason = st.text_input("静默原因 Reason", key="sil_reason")
+        if st.form_submit_button("静默 Silence"):
+            until = datetime.combine(d, t if isinstance(t, time) else time(0), tzinfo=SH)
+            if not reason.strip():
+                st.error("请填写原因 A reason is required")
+            elif until <= datetime.now(SH):
+                st.error("静默截止时间须晚于现在 Until must be in the future")
+            else:
+                send("alert.silence", alert_id=alert["alert_id"], until=until, reason=reason.strip())
+
+
+@st.fragment(run_every=3)
+def queue(user: auth.User) -> None:
+    names = {"": "全部地区"} | {p.code: p.name for p in rg.prefectures()}
+    f1, f2, f3 = st.columns(3)
+    region = f1.selectbox("地区 Region", list(names), format_func=names.get, key="q_region")
+    stage = f2.selectbox("阶段 Stage", ["", "reminder", "warning", "overdue", "escalation"],
+                         format_func=lambda s: ui.STAGE_ZH.get(s, s) if s else "全部阶段", key="q_stage")
+    state = f3.selectbox("状态 State", ["", "firing", "acknowledged", "silenced", "resolved"],
+                         format_func=lambda s: ui.STATE_ZH.get(s, s) if s else "全部状态", key="q_state")
+    try:
+        rows = queries.fetch(S, "alert_queue", region, stage, state)
+    except Exception as exc:
+        st.error(f"数据库不可用 ClickHouse unreachable: {type(exc).__name__}")
+        return
+    table = [{"告警": r["alert_id"], "状态": ui.STATE_ZH.get(r["state"], r["state"]),
+              "级别": ui.SEVERITY_ZH.get(r["severity"], r["severity"]), "类型": ui.KIND_ZH.get(r["kind"], r["kind"]),
+              "阶段": ui.STAGE_ZH.get(r["stage"], r["stage"]), "属地": ui.region_name(r["region_code"]),
+              "案件": r["case_id"], "内容": scrub_text(r["message"]), "更新": ui.fmt_time(r["updated_at"]),
+              "确认人": r["acknowledged_by"]} for r in rows]
+    st.dataframe(table, hide_index=True, height=320, key="q_table")
+    if not rows:
+        return
+    ids = [r["alert_id"] for r in rows]
+    picked = st.selectbox("选择告警 Alert", ids, key="q_alert",
+                          format_func=lambda a: f"{a} · {next(r['message'] for r in rows if r['alert_id'] == a)}")
+    alert = next(r for r in rows if r["alert_id"] == picked)
+    st.markdown(f"**{ui.STATE_ZH.get(alert['state'], alert['state'])}** · {alert['message']}"
+                + (f" · 确认人 {alert['acknowledged_by']}" if alert["acknowledged_by"] else "")
+                + (f" · 备注 {scrub_text(alert['note'])}" if alert["note"] else "")
+                + f" · 编号 {alert['alert_id']}")
+    st.session_state["fq_case_hint"] = alert["case_id"]
+    alert_actions(user, alert)
+
+
+def case_panel(user: auth.User) -> None:
+    st.subheader("案件时间线 Case timeline")
+    case_id = st.text_input("案件编号 Case id", value=st.session_state.get("fq_case_hint", ""), key="case_id").strip()
+    if not case_id:
+        return
+    summary = queries.run(S, "case_summary", case_id)
+    if not summary:
+        st.warning("未找到案件 Case not found")
+        return
+    c = summary[0]
+    st.markdown(f"**{c['case_id']}** · {ui.region_name(c['region_code'])} · {c['topic']} · "
+                f"{ui.CATEGORY_ZH.get(c['category'], c['category'])} · {ui.URGENCY_ZH.get(c['urgency'], '')} · "
+                f"承办 {c['department'] or '—'} · 状态 {c['status']} · 办结时限 {ui.fmt_time(c['resolve_due_at'])}")
+    events = queries.run(S, "case_timeline", case_id)
+    st.dataframe([{"时间": ui.fmt_time(e["occurred_at"]), "事件": e["event_type"], "渠道": e["channel"],
+                   "角色": e["actor_role"], "部门": e["department"], "内容": _safe_payload(e["payload"])}
+                  for e in events], hide_index=True, key="timeline")
+    contact = queries.run(S, "contact", case_id)
+    if contact:
+        st.markdown(f"联系人 {contact[0]['name_masked']} · 电话 {contact[0]['phone_masked']}")
+    if auth.can(user, "case.escalate"):
+        with st.form("escalate"):
+            level = st.selectbox("提级至 To level", ["township", "county", "city", "province"],
+                                 format_func=ui.LEVEL_ZH.get, key="esc_level")
+            reason = st.text_input("提级原因 Reason", key="esc_reason")
+            if st.form_submit_button("人工提级 Escalate"):
+                if reason.strip():
+                    send("case.escalate", case_id=case_id, to_level=level, reason=reason.strip())
+                else:
+                    st.error("请填写原因 A reason is required")
+    if auth.can(user, "case.reveal_contact") and contact:
+        with st.form("reveal"):
+            reason = st.text_input("查看原因（将被记录） Reason (audited)", key="reveal_reason")
+            if st.form_submit_button("查看联系方式 Reveal contact"):
+                if reason.strip():
+                    send("case.reveal_contact", case_id=case_id, reason=reason.strip())
+                    st.warning(_unseal(contact[0]["sealed"]))
+                else:
+                    st.error("请填写原因 A reason is required")
+
+
+def _safe_payload(raw: str) -> str:
+    """The event payload without any contact block (only masked forms exist, but keep them off the list)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        data.pop("citizen", None)
+    return scrub_text(json.dumps(data, ensure_ascii=False)[:300])
+
+
+def _unseal(sealed: str) -> str:
+    if not sealed:
+        return "该案件无加密联系方式 No sealed contact data for this case"
+    try:
+        from fengqiao.privacy import unseal  # written by the domain helper
+    except ImportError:
+        return "解密模块不可用 fengqiao.privacy.unseal not available"
+    try:
+        clear = unseal(sealed, S.pii_key)
+    except Exception as exc:
+        return f"解密失败 Could not unseal: {type(exc).__name__}"
+    return "联系方式 Contact: " + "，".join(f"{k}: {v}" for k, v in clear.items())
+
+
+user = current_user()
+if user is None:
+    login()
+else:
+    head, out = st.columns([5, 1])
+    head.title(f"值班台 · {user.name}（{user.role}）")
+    if out.button("退出 Log out"):
+        st.session_state.pop("fq_user", None)
+        st.rerun()
+    queue(user)
+    case_panel(user)

@@ -1,0 +1,70 @@
+"""领导视图: rankings over a chosen period, the map with drill-down, and the
+daily summary / weekly analysis as downloadable HTML reports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard import maps, queries, reports, ui
+from dashboard.runtime import ensure_schema, ensure_sink, settings
+from fengqiao import regions as rg
+
+SH = ZoneInfo("Asia/Shanghai")
+S = settings()
+ensure_sink(S)
+ensure_schema(S)
+st.markdown(ui.CSS, unsafe_allow_html=True)
+st.title("领导视图 · 考核排名与分析")
+
+today = datetime.now(SH).date()
+c1, c2 = st.columns([2, 3])
+period = c1.date_input("统计区间 Period", value=(today - timedelta(days=today.weekday()), today), key="lead_period")
+start, end = (period if isinstance(period, tuple) and len(period) == 2 else (today, today))
+
+tabs = st.tabs(["各市排名", "县区排名", "部门排名", "地图下钻", "报告下载"])
+for tab, by in zip(tabs[:3], ("prefecture", "county", "department")):
+    with tab:
+        rows = queries.fetch(S, "rankings", by, start, end, ttl="slow")
+        st.dataframe(
+            [{"名次": i, "名称": ui.region_name(r["key"]) if by != "department" else r["key"], "受理": r["cases"],
+              "按期办结率": round(100 * r["on_time_rate"], 1), "满意率": round(100 * r["satisfaction_rate"], 1),
+              "退回率": round(100 * r["return_rate"], 1), "重办率": round(100 * r["reopen_rate"], 1),
+              "在办超期": r["overdue_open"]} for i, r in enumerate(rows, 1)],
+            hide_index=True, key=f"rank-{by}", height=420)
+
+with tabs[3]:
+    from streamlit_echarts import Map, st_echarts
+
+    names = {"": "全省"} | {p.code: p.name for p in rg.prefectures()}
+    pick = st.selectbox("下钻到 Drill down", list(names), format_func=names.get, key="lead_city")
+    if pick:
+        rows = queries.fetch(S, "county_board", pick)
+        values, unshaped = maps.county_values(pick, [(r["region_code"], r["open"]) for r in rows], S.wall.map_dir)
+        geo, name = maps.county_geojson(pick, S.wall.map_dir), f"hebei-{pick}"
+    else:
+        board = queries.fetch(S, "case_board")
+        values = maps.prefecture_values({r["prefecture_code"]: r["open"] for r in board})
+        unshaped, geo, name = {}, maps.prefecture_geojson(S.wall.map_dir), maps.PROVINCE_MAP
+    st_echarts({"backgroundColor": "transparent", "tooltip": {"trigger": "item", "formatter": "{b}: {c} 件在办"},
+                "visualMap": {"min": 0, "max": max([v["value"] for v in values] + [1]), "calculable": True,
+                              "textStyle": {"color": "#cfe0ff"},
+                              "inRange": {"color": ["#0d2a52", "#1f6fd1", "#ffb020", "#ff4d4f"]}},
+                "series": [{"type": "map", "map": name, "data": values, "label": {"show": True, "color": "#fff"}}]},
+               map=Map(name, geo), height="600px", key=f"lead-map-{pick or 'hebei'}", theme="dark")
+    if unshaped:
+        st.caption("无边界图形，计入市级：" + "，".join(f"{k} {v}" for k, v in unshaped.items()))
+
+with tabs[4]:
+    day = st.date_input("报告日期 Report date", value=today, key="report_day")
+    a, b = st.columns(2)
+    if a.button("生成日汇总 Daily summary", key="mk_daily"):
+        st.session_state["fq_report_daily"] = reports.build(S, "daily", day)
+    if b.button("生成周分析 Weekly analysis", key="mk_weekly"):
+        st.session_state["fq_report_weekly"] = reports.build(S, "weekly", day)
+    for key, label in (("fq_report_daily", "下载日汇总 HTML"), ("fq_report_weekly", "下载周分析 HTML")):
+        if key in st.session_state:
+            fname, doc = st.session_state[key]
+            st.download_button(label, doc.encode("utf-8"), file_name=fname, mime="text/html", key=f"dl-{key}")
