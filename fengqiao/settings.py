@@ -59,8 +59,40 @@ class StreamsSettings(BaseModel):
     tick_seconds: float = Field(default=0.2, gt=0)
     stats_interval_seconds: float = Field(default=2.0, gt=0)
     auto_dispatch_after_seconds: float = Field(default=300.0, ge=0)
+    renotify_seconds: float = Field(default=900.0, gt=0)  # unacknowledged critical alerts re-fire
     policy_profile: str = "default"
     policy_file: Path | None = None
+
+
+CHANNELS = ("hotline", "web", "app", "wechat", "qrcode", "window", "open311", "internal")
+
+
+class GatewaySettings(BaseModel):
+    """The intake gateway. API keys: one per channel,
+    `FENGQIAO_GATEWAY__API_KEYS='{"hotline": "...", ...}'`; the `internal` key may
+    submit events of any channel. Without keys the gateway uses `dev-<channel>`
+    keys and warns at start: never run like that outside a laptop."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_keys: dict[str, str] = Field(default_factory=dict)  # channel -> key
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_batch_events: int = Field(default=1000, ge=1)
+    streams_url: str = ""  # default: http://127.0.0.1:<streams.web_port>
+    duplicate_window_days: float = 7.0
+    rebuild_index: bool = True  # read the last 7 days of the events topic at start
+    idempotency_ttl_seconds: float = 24 * 3600.0
+    kafka_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    def keys(self) -> dict[str, str]:
+        return dict(self.api_keys) if self.api_keys else {c: f"dev-{c}" for c in CHANNELS}
+
+    def key_for(self, channel: str) -> str:
+        return self.keys()[channel]
+
+    @property
+    def dev_keys(self) -> bool:
+        return not self.api_keys
 
 
 class Settings(BaseSettings):
@@ -78,6 +110,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     wall: WallSettings = WallSettings()
     streams: StreamsSettings = StreamsSettings()
+    gateway: GatewaySettings = GatewaySettings()
     pii_key: str = "fengqiao-dev-only-change-me"
 
     def all_topics(self) -> list[str]:

@@ -1,0 +1,21 @@
+"""Gateway settings: the `gateway` group of `fengqiao.settings.Settings`
+(`FENGQIAO_GATEWAY__*` variables), read once by the entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fengqiao.settings import CHANNELS, GatewaySettings, Settings
+
+__all__ = ["CHANNELS", "GatewaySettings", "gateway_settings", "streams_base"]
+
+
+def streams_base(gw: GatewaySettings, settings: Settings) -> str:
+    """Where the streams worker's case view answers."""
+    return (gw.streams_url or f"http://127.0.0.1:{settings.streams.web_port}").rstrip("/")
+
+
+def gateway_settings(settings: Settings | None = None, **overrides: Any) -> GatewaySettings:
+    """`settings.gateway`, with `overrides` applied (tests, benchmarks)."""
+    base = settings.gateway if settings is not None else GatewaySettings()
+    return base.model_copy(update=overrides) if overrides else base

@@ -1,0 +1,151 @@
+"""kafka-python producers for contract events: acks=all, idempotent, key = case_id.
+
+`produce_events` waits for every acknowledgement and raises on the first failed
+send, so a caller that gets a count back knows every event is on the broker.
+`TransactionalBatcher` writes a batch all-or-nothing (the gateway's batches).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaProducer
+
+from fengqiao.contract import Envelope
+from fengqiao.settings import Settings
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "client_id": "fengqiao-producers",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "batch_size": 64 * 1024,
+        "max_in_flight_requests_per_connection": 5,
+        "request_timeout_ms": 10_000,
+        "delivery_timeout_ms": 30_000,
+        "max_block_ms": 10_000,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """A producer for `petitions.events` and friends (bytes in, bytes out)."""
+    return KafkaProducer(**producer_config(settings, **overrides))
+
+
+def ensure_event_topics(settings: Settings, timeout: float = 30.0) -> None:
+    """Create the project's topics if missing (idempotent; see broker.topics)."""
+    from broker.topics import ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap, settings.all_topics(), settings.topics.partitions,
+                  compacted=[settings.topics.cases], timeout=timeout)
+
+
+def produce_events(
+    settings: Settings,
+    events: Iterable[Envelope],
+    producer: KafkaProducer | None = None,
+    topic: str | None = None,
+    timeout: float = 60.0,
+) -> int:
+    """Send events (key = case_id) and wait until all are acknowledged; return the count.
+
+    Raises the first delivery error (e.g. `KafkaTimeoutError`) after flushing.
+    """
+    own = producer is None
+    p = producer or make_producer(settings)
+    topic = topic or settings.topics.events
+    futures = []
+    try:
+        for ev in events:
+            futures.append(p.send(topic, key=ev.key(), value=ev.to_json()))
+        p.flush(timeout=timeout)
+        for f in futures:
+            f.get(timeout=timeout)
+        return len(futures)
+    finally:
+        if own:
+            p.close(timeout=5)
+
+
+class TransactionalBatcher:
+    """All-or-nothing writes of small batches with a Kafka transaction.
+
+    One transactional producer, used by one thread at a time (a lock): a batch
+    is either committed completely or aborted, so read_committed consumers
+    never see half of it. After a fatal error the producer is rebuilt.
+    """
+
+    def __init__(self, settings: Settings, prefix: str = "fengqiao-gateway") -> None:
+        self.settings = settings
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._producer: KafkaProducer | None = None
+
+    def _get(self) -> KafkaProducer:
+        if self._producer is None:
+            p = make_producer(self.settings, transactional_id=f"{self.prefix}-{uuid.uuid4().hex[:12]}",
+                              transaction_timeout_ms=30_000, max_block_ms=5_000,
+                              request_timeout_ms=5_000, delivery_timeout_ms=10_000)
+            p.init_transactions()
+            self._producer = p
+        return self._producer
+
+    def send_all(self, records: list[tuple[str, bytes | None, bytes]], timeout: float = 10.0) -> None:
+        """Write (topic, key, value) records in one transaction; raise if not committed."""
+        with self._lock:
+            try:
+                p = self._get()
+                p.begin_transaction()
+                futures = [p.send(t, key=k, value=v) for t, k, v in records]
+                p.flush(timeout=timeout)
+                for f in futures:
+                    f.get(timeout=timeout)
+                _end_transaction(p, commit=True, timeout=timeout)
+            except Exception:
+                self._discard()
+                raise
+
+    def _discard(self) -> None:
+        p, self._producer = self._producer, None
+        if p is None:
+            return
+        try:
+            _end_transaction(p, commit=False, timeout=1.0)
+        except Exception:
+            pass
+        try:
+            p.close(timeout=0)  # drop whatever is still queued: a refused batch must not land later
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                try:
+                    self._producer.close(timeout=5)
+                finally:
+                    self._producer = None
+
+
+def _end_transaction(p: KafkaProducer, commit: bool, timeout: float) -> None:
+    """commit/abort with a timeout.
+
+    kafka-python 3.0's `commit_transaction()`/`abort_transaction()` wait without
+    a timeout, i.e. forever while the broker is down; this does the same steps
+    (its transaction manager's `begin_commit`/`begin_abort`) but bounded.
+    """
+    tm = p._transaction_manager  # noqa: SLF001 - see docstring
+    result = tm.begin_commit() if commit else tm.begin_abort()
+    p._sender.wakeup()  # noqa: SLF001
+    if not result.wait(timeout_ms=int(timeout * 1000)):
+        from kafka.errors import KafkaTimeoutError
+
+        raise KafkaTimeoutError(f"transaction {'commit' if commit else 'abort'} not acknowledged within {timeout} s")

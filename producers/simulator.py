@@ -1,0 +1,212 @@
+"""`fengqiao simulate`: realistic petition traffic, seeded and reproducible.
+
+Two entry points over one model (`producers.scenario.Scenario`):
+
+* `generate_events(seed, count, start, speed)`: pure and deterministic, the
+  first `count` events of the scenario in time order (for tests and benches).
+  `start=None` means a fixed Monday 08:00 +08:00, so the result never depends on
+  the clock. Citizens carry masked values + keyed hashes only (no `sealed`
+  blob, because Fernet tokens are randomised).
+* `run_simulator(settings, rate, duration, seed, speed, gateway_url, max_events)`:
+  live traffic paced by the wall clock (`occurred_at` = now, so SLA timers
+  downstream run in real time), straight into Kafka or posted through the
+  gateway. Ctrl-C / SIGTERM flush and return the summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fengqiao.contract import Envelope
+from fengqiao.settings import Settings
+from producers.scenario import CST, DEFAULT_PII_KEY, DEFAULT_START, Scenario
+
+log = logging.getLogger("fengqiao.simulator")
+
+
+def generate_events(
+    seed: int,
+    count: int,
+    start: datetime | None = None,
+    speed: float = 1.0,
+    *,
+    rate: float = 1.0,
+    pii_key: str = DEFAULT_PII_KEY,
+    surge_every: float | None = None,
+    duplicate_share: float = 0.05,
+) -> list[Envelope]:
+    """`count` valid contract events in time order (see `producers.scenario`).
+
+    `rate` is new petitions per second of event time (mean over the daily
+    curve); lifecycle delays are real-world delays divided by `speed`. With the
+    defaults most events are `petition.received`; raise `speed` (e.g. 3600) to
+    see whole lifecycles within a few thousand events.
+    """
+    sc = Scenario(seed, start or DEFAULT_START, speed, rate, pii_key=pii_key, seal=False,
+                  surge_every=surge_every, duplicate_share=duplicate_share)
+    return [sc.next_event()[1] for _ in range(count)]
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM (main thread only) or by the caller."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._old: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, lambda *_: self.event.set())
+
+    def restore(self) -> None:
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
+
+
+def run_simulator(
+    settings: Settings,
+    rate: float = 5.0,
+    duration: float | None = None,
+    seed: int = 7,
+    speed: float = 1.0,
+    gateway_url: str | None = None,
+    max_events: int | None = None,
+    *,
+    stop: threading.Event | None = None,
+    curve: bool = True,
+    pace: bool = True,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """Produce live traffic until `duration` seconds, `max_events` or a stop signal.
+
+    `pace=False` emits as fast as the sink accepts (benchmarks); occurred_at
+    then still follows the scenario's timeline from now. Returns
+    `{"events", "by_type", "seconds", "events_per_s", "target", "seed"}`.
+    """
+    start = datetime.now(timezone.utc).astimezone(CST)
+    via_gateway = bool(gateway_url)
+    sc = Scenario(seed, start, speed, rate, pii_key=settings.pii_key, protect=not via_gateway, seal=True,
+                  emit_merges=not via_gateway, curve=curve)
+    sink = _GatewaySink(settings, gateway_url, api_key) if via_gateway else _KafkaSink(settings)  # type: ignore[arg-type]
+    stopper = _Stop()
+    if stop is not None:
+        stopper.event = stop
+    stopper.install()
+    by_type: Counter[str] = Counter()
+    sent = 0
+    t0 = time.monotonic()
+    try:
+        while not stopper.event.is_set():
+            elapsed = time.monotonic() - t0
+            if duration is not None and elapsed >= duration:
+                break
+            if max_events is not None and sent >= max_events:
+                break
+            nxt = sc.peek_time()
+            if pace and nxt > elapsed:
+                sink.flush_soft()
+                wait = nxt - elapsed
+                if duration is not None:
+                    wait = min(wait, max(duration - elapsed, 0))
+                stopper.event.wait(min(wait, 0.25))
+                continue
+            _, ev = sc.next_event()
+            sink.add(ev)
+            by_type[ev.event_type] += 1
+            sent += 1
+        sink.flush_hard()
+    finally:
+        sink.close()
+        stopper.restore()
+    secs = time.monotonic() - t0
+    return {
+        "events": sent,
+        "by_type": dict(sorted(by_type.items())),
+        "seconds": round(secs, 3),
+        "events_per_s": round(sent / secs, 1) if secs > 0 else 0.0,
+        "target": gateway_url or f"kafka {settings.kafka_bootstrap} {settings.topics.events}",
+        "seed": seed,
+    }
+
+
+class _KafkaSink:
+    """Sends straight to Kafka; flush waits for every ack (acks=all)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from producers.kafka_out import ensure_event_topics, make_producer
+
+        ensure_event_topics(settings)
+        self.topic = settings.topics.events
+        self.p = make_producer(settings)
+        self._pending: list[Any] = []
+
+    def add(self, ev: Envelope) -> None:
+        self._pending.append(self.p.send(self.topic, key=ev.key(), value=ev.to_json()))
+        if len(self._pending) >= 5000:
+            self.flush_hard()
+
+    def flush_soft(self) -> None:
+        if self._pending and len(self._pending) >= 1:
+            self.flush_hard()
+
+    def flush_hard(self) -> None:
+        self.p.flush(timeout=60)
+        for f in self._pending:
+            f.get(timeout=60)
+        self._pending.clear()
+
+    def close(self) -> None:
+        try:
+            self.p.flush(timeout=30)
+        finally:
+            self.p.close(timeout=5)
+
+
+class _GatewaySink:
+    """Posts batches of contract events to `POST {gateway}/v1/events` with the internal channel's key."""
+
+    def __init__(self, settings: Settings, url: str, api_key: str | None) -> None:
+        import httpx
+
+        from producers.gateway.config import gateway_settings
+
+        self.url = url.rstrip("/") + "/v1/events"
+        key = api_key or gateway_settings(settings).key_for("internal")
+        self.client = httpx.Client(timeout=30, headers={"X-API-Key": key})
+        self._batch: list[bytes] = []
+
+    def add(self, ev: Envelope) -> None:
+        self._batch.append(ev.to_json())
+        if len(self._batch) >= 200:
+            self.flush_hard()
+
+    def flush_soft(self) -> None:
+        self.flush_hard()
+
+    def flush_hard(self) -> None:
+        if not self._batch:
+            return
+        body = b"[" + b",".join(self._batch) + b"]"
+        for attempt in range(5):
+            r = self.client.post(self.url, content=body, headers={"Content-Type": "application/json",
+                                                                  "Idempotency-Key": f"sim-{hash(body)}"})
+            if r.status_code == 202:
+                break
+            if r.status_code != 503 or attempt == 4:
+                raise RuntimeError(f"gateway answered {r.status_code}: {r.text[:300]}")
+            time.sleep(0.5 * (attempt + 1))
+        self._batch.clear()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+__all__ = ["generate_events", "run_simulator", "DEFAULT_START", "timedelta"]

@@ -1,0 +1,120 @@
+"""Every channel adapter's mapping to the contract (pure)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fengqiao.contract import ContractError, parse_event
+from producers.gateway import adapters as A
+
+pytestmark = pytest.mark.unit
+CST = timezone(timedelta(hours=8))
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=CST)
+
+
+def _event(form: A.PetitionForm, channel: str) -> dict:
+    ev = A.petition_event(form, channel, A.case_id_for(channel, scope="x"), NOW)
+    parse_event(ev)  # always a valid contract event
+    return ev
+
+
+HOTLINE_CSV = (
+    "\ufeff工单编号,来电时间,来电号码,来电人,区县编码,诉求类型,诉求分类,紧急程度,标题,诉求内容,地址\n"
+    "GD20261123001,2026-11-23 09:15:00,13812345678,张三丰,130102,投诉,物业管理,加急,小区停水,小区停水三天,长安区建设大街1号\n"
+    "GD20261123002,2026/11/23 09:20:00,13912345678,,130627,咨询,社会保障,一般,,请问养老保险如何转移,\n"
+)
+
+
+def test_hotline_csv_mapping() -> None:
+    rows = A.parse_hotline_export(HOTLINE_CSV.encode(), "csv")
+    assert len(rows) == 2
+    f1, f2 = (A.hotline_row_form(r) for r in rows)
+    e1 = _event(f1, "hotline")
+    assert e1["channel"] == "hotline" and e1["region_code"] == "130102"
+    p = e1["payload"]
+    assert (p["category"], p["topic"], p["urgency"], p["title"]) == ("complaint", "物业管理", "pressing", "小区停水")
+    assert p["citizen"] == {"name": "张三丰", "phone": "13812345678"}
+    assert "长安区建设大街1号" in p["content"]  # address without coordinates goes into the content
+    assert e1["occurred_at"] == "2026-11-23T09:15:00+08:00"  # local time of the export
+    assert f2.external_id == "GD20261123002" and f2.category == "consult" and f2.title == "请问养老保险如何转移"
+    # the ticket number fixes the case id: a re-import is idempotent
+    assert A.case_id_for("hotline", scope="hotline:ext:GD1") == A.case_id_for("hotline", scope="hotline:ext:GD1")
+
+
+def test_hotline_jsonl_and_errors_name_hotline_columns() -> None:
+    good = {"工单编号": "GD1", "来电时间": "2026-11-23T09:00:00+08:00", "区县编码": "130102", "诉求类型": "求助",
+            "诉求分类": "劳资纠纷", "诉求内容": "欠薪", "经度": 114.5, "纬度": 38.0}
+    body = (json.dumps(good, ensure_ascii=False) + "\n\n").encode()
+    form = A.hotline_row_form(A.parse_hotline_export(body, "jsonl")[0])
+    assert _event(form, "hotline")["payload"]["location"] == {"lat": 38.0, "lon": 114.5}
+    with pytest.raises(ContractError) as e:
+        A.hotline_row_form({**good, "区县编码": "990000", "诉求类型": "闲聊", "来电号码": "abc"})
+    fields = {r["field"].split(".")[0] for r in e.value.reasons}
+    assert {"区县编码", "诉求类型", "来电号码/来电人/身份证号"} <= fields
+    assert all(r["zh"] and r["en"] for r in e.value.reasons)
+    with pytest.raises(ContractError):
+        A.parse_hotline_export(b"{not json}\n", "jsonl")
+    with pytest.raises(ContractError):
+        A.parse_hotline_export("工单编号,奇怪的列\n1,2\n".encode(), "csv")
+
+
+def test_wechat_form_mapping() -> None:
+    body = {"openid": "o-abc", "realName": "李四", "mobile": "13700001111", "areaCode": "130602", "type": "解纷",
+            "subject": "邻里纠纷", "detail": "楼上漏水", "urgent": True, "latitude": 38.87, "longitude": 115.46,
+            "address": "竞秀区", "submitTime": 1795400000000, "clientRequestId": "wx-1"}
+    form = A.wechat_form(body, "wechat")
+    ev = _event(form, "wechat")
+    assert ev["channel"] == "wechat" and ev["payload"]["category"] == "dispute" and ev["payload"]["urgency"] == "pressing"
+    assert ev["payload"]["location"]["address"] == "竞秀区" and ev["payload"]["title"] == "楼上漏水"
+    assert ev["occurred_at"].endswith("+08:00")
+    with pytest.raises(ContractError) as e:
+        A.wechat_form({**body, "areaCode": "110101", "nickname": "x"}, "app")
+    assert {r["field"] for r in e.value.reasons} >= {"nickname"}
+    with pytest.raises(ContractError) as e:
+        A.wechat_form({**body, "areaCode": "110101"}, "app")
+    assert e.value.reasons[0]["field"] == "areaCode" and "河北" in e.value.reasons[0]["zh"]
+
+
+def test_qrcode_region_from_the_sticker() -> None:
+    assert A.region_from_qr("https://mqm.example.gov.cn/q/130627/0042") == "130627"
+    assert A.region_from_qr("MQM-131182-7") == "131182"
+    assert A.region_from_qr("MQM-110101-7") is None
+    ev = _event(A.qrcode_form({"qr": "MQM-130627-0042", "content": "村口路灯坏了", "topic": "市容环境",
+                               "category": "建议", "phone": "13600000000"}), "qrcode")
+    assert ev["region_code"] == "130627" and ev["channel"] == "qrcode" and ev["payload"]["category"] == "suggestion"
+    with pytest.raises(ContractError) as e:
+        A.qrcode_form({"qr": "nothing here", "content": "x"})
+    assert e.value.reasons[0]["field"] == "qr"
+
+
+def test_open311_mapping_and_services() -> None:
+    codes = {s["service_code"] for s in A.SERVICES}
+    assert codes == {"consult", "help", "dispute", "report", "complaint", "suggestion"}
+    assert A.service_definition("dispute")["attributes"][0]["code"] == "topic"
+    form = A.open311_form({"api_key": "k", "service_code": "complaint", "jurisdiction_id": "130102",
+                           "description": "路灯不亮", "attribute[topic]": "市容环境", "lat": "38.04", "long": "114.5",
+                           "first_name": "三", "last_name": "张", "phone": "13800000000"})
+    ev = _event(form, "open311")
+    assert ev["channel"] == "open311" and ev["payload"]["location"]["lat"] == 38.04
+    assert ev["payload"]["citizen"]["name"] == "张三"
+    with pytest.raises(ContractError) as e:
+        A.open311_form({"service_code": "nope", "foo": "1"})
+    assert {r["field"] for r in e.value.reasons} == {"service_code", "foo"}
+    with pytest.raises(ContractError) as e:
+        A.open311_form({"service_code": "help", "description": "x"})
+    assert {"jurisdiction_id", "attribute[topic]"} <= {r["field"] for r in e.value.reasons}
+    errs = A.open311_error(e.value.reasons, 422)
+    assert errs[0]["code"] == 422 and " / " in errs[0]["description"]
+
+
+def test_case_to_open311() -> None:
+    case = {"case_id": "WX-1", "status": "assigned", "category": "dispute", "topic": "邻里纠纷", "region_code": "130102",
+            "department": "长安区司法局", "received_at": "2026-11-23T09:00:00+08:00",
+            "resolve_due_at": "2026-12-14T00:00:00+08:00", "updated_at": "2026-11-23T09:05:00+08:00"}
+    r = A.case_to_open311(case)
+    assert r["status"] == "open" and r["agency_responsible"] == "长安区司法局"
+    assert r["expected_datetime"] == "2026-12-14T00:00:00+08:00" and r["service_code"] == "dispute"
+    assert A.case_to_open311({**case, "status": "archived", "closed_at": "x"})["status"] == "closed"
