@@ -159,7 +159,7 @@ class DeadLetter(Record):
     received_at: AwareDatetime
     error: str
     raw: str
-    raw_encoding: Literal["text", "base64"] = "text"
+    raw_encoding: Literal["text", "base64", "sealed"] = "text"  # sealed: Fernet token (contact data inside)
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
@@ -173,5 +173,19 @@ class DeadLetter(Record):
             text, enc = base64.b64encode(data).decode(), "base64"
         return cls(source=source, received_at=at, error=error, raw=text, raw_encoding=enc, **where)
 
-    def raw_bytes(self) -> bytes:
+    @classmethod
+    def sealed_of(cls, source: str, raw: bytes, error: str, at: datetime, secret: str, **where: Any) -> "DeadLetter":
+        """A dead letter whose raw bytes may hold clear contact data: kept, but encrypted."""
+        from fengqiao.privacy import seal
+
+        token = seal({"raw_b64": base64.b64encode(raw).decode()}, secret)
+        return cls(source=source, received_at=at, error=error, raw=token, raw_encoding="sealed", **where)
+
+    def raw_bytes(self, secret: str | None = None) -> bytes:
+        if self.raw_encoding == "sealed":
+            if secret is None:
+                raise ValueError("sealed dead letter: the PII key is needed / 密封的死信需要密钥")
+            from fengqiao.privacy import unseal
+
+            return base64.b64decode(unseal(self.raw, secret)["raw_b64"])
         return base64.b64decode(self.raw) if self.raw_encoding == "base64" else self.raw.encode()

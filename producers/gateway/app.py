@@ -300,8 +300,9 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
                     good.append(A.petition_event(form, "hotline", case_id, now))
                 except ContractError as exc:
                     reasons += [{**r, "field": f"row {i + 1}.{r['field']}"} for r in exc.reasons]
-                    dead.append(DeadLetter.of("gateway.hotline", json.dumps(row, ensure_ascii=False).encode(),
-                                              exc.bilingual(), now))
+                    # the row may carry a clear phone or ID number: keep it, sealed
+                    dead.append(DeadLetter.sealed_of("gateway.hotline", json.dumps(row, ensure_ascii=False).encode(),
+                                                     exc.bilingual(), now, settings.pii_key))
             if reasons and not partial:
                 raise ContractError(reasons)
             events = intake.prepare(good, "hotline") if good else []
