@@ -149,10 +149,19 @@ TABLES: dict[str, str] = {
 }
 
 
+# The sink sends an `insert_deduplication_token` with every batch, so that a retried
+# insert that did land is not stored twice; a non-replicated MergeTree honours the
+# token only with a deduplication window (DESIGN.md section 5).
+DEDUP_WINDOW = 1000
+
+
 def ddl(database: str) -> list[str]:
     stmts = [f"CREATE DATABASE IF NOT EXISTS {database}"]
     for name, body in TABLES.items():
-        stmts.append(f"CREATE TABLE IF NOT EXISTS {database}.{name} ({body}")
+        stmts.append(f"CREATE TABLE IF NOT EXISTS {database}.{name} ({body}\n"
+                     f"    SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}")
+        # tables created before the setting existed get it too (a no-op when set)
+        stmts.append(f"ALTER TABLE {database}.{name} MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}")
     return stmts
 
 

@@ -1,0 +1,255 @@
+"""The sink's consume loop: Kafka topics → `BatchingSink` → ClickHouse.
+
+`run_sink` blocks until `stop` is set and is meant for a background thread of the
+process that owns the store (the wall, in embedded mode). `run_sink_forever` is
+`fengqiao sink`: the same loop in the foreground with SIGTERM/SIGINT handling,
+for server mode or when no wall runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from functools import partial
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from fengqiao.records import DeadLetter
+from fengqiao.settings import Settings
+from sinks.batching import TP, BatchingSink, SinkStopped
+from sinks.rows import MAPPERS
+from sinks.schema import migrate
+from sinks.store import get_client, store_lock
+
+log = logging.getLogger("fengqiao.sink")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SUMMARY_SECONDS = 10.0
+DLQ_ACK_SECONDS = 30.0
+
+
+def topic_kinds(settings: Settings) -> dict[str, str]:
+    """Topic name → mapper kind (see `sinks.rows.MAPPERS`)."""
+    t = settings.topics
+    return {t.events: "events", t.cases: "cases", t.alerts: "alerts", t.stats: "stats", t.commands: "commands"}
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create missing topics (`petitions.cases` compacted); harmless when they exist."""
+    from broker.topics import ensure_topics as broker_ensure
+
+    t = settings.topics
+    broker_ensure(settings.kafka_bootstrap, settings.all_topics(), t.partitions, compacted=[t.cases])
+
+
+class _ChInsert:
+    """Column-oriented insert into `database.table`, serialised with the wall's queries."""
+
+    def __init__(self, client: Any, database: str, tokens: bool) -> None:
+        self.client = client
+        self.database = database
+        self.tokens = tokens
+
+    def __call__(self, table: str, columns: Sequence[str], data: list[Sequence[Any]], token: str | None) -> None:
+        settings = {"insert_deduplication_token": token} if (token and self.tokens) else None
+        with store_lock():
+            self.client.insert(
+                f"{self.database}.{table}", data, column_names=list(columns),
+                column_oriented=True, settings=settings,
+            )
+
+
+class _DeadLetters:
+    """A kafka-python producer (acks=all) created on the first dead letter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer: Any = None
+
+    def __call__(self, letters: list[DeadLetter]) -> None:
+        if self.producer is None:
+            from kafka import KafkaProducer
+
+            self.producer = KafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap, acks="all", client_id="fengqiao-sink-dlq"
+            )
+        futures = [self.producer.send(self.settings.topics.dlq, value=d.to_json()) for d in letters]
+        self.producer.flush(timeout=DLQ_ACK_SECONDS)
+        for f in futures:
+            f.get(timeout=DLQ_ACK_SECONDS)  # raises if the broker did not ack: the flush is retried
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+
+
+class _Commit:
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    def __call__(self, offsets: dict[TP, int]) -> None:
+        from kafka import TopicPartition
+        from kafka.errors import CommitFailedError
+        from kafka.structs import OffsetAndMetadata
+
+        assigned = self.consumer.assignment()
+        mine = {
+            TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(off, "", -1)
+            for tp, off in offsets.items()
+            if TopicPartition(tp.topic, tp.partition) in assigned
+        }
+        if not mine:
+            return
+        try:
+            self.consumer.commit(mine)
+        except CommitFailedError as exc:
+            # the group rebalanced away from us: the rows are in ClickHouse, the new owner
+            # re-reads from the last commit and ReplacingMergeTree collapses the repeats
+            log.warning("commit rejected after a rebalance (rows will be re-read, not lost): %s", exc)
+
+
+def _make_consumer(settings: Settings) -> Any:
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.sink.group_id,
+        client_id="fengqiao-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",  # the gateway writes batches in transactions
+        max_poll_records=max(500, min(settings.sink.batch_rows, 20_000)),
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_poll_interval_ms=600_000,  # store retries may hold the loop; the group must wait
+        session_timeout_ms=10_000,  # a killed sink's partitions move on after 10 s, not 45
+        heartbeat_interval_ms=3_000,
+    )
+
+
+def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event | None = None) -> None:
+    """Consume events, cases, alerts, stats and commands into ClickHouse until `stop` is set.
+
+    Migrates the schema and creates missing topics first. `ready` is set once the
+    consumer has its first partition assignment. On stop, every buffer is
+    flushed and committed (unless the store stays unreachable: then nothing
+    past the last inserted row is committed).
+    """
+    from kafka import ConsumerRebalanceListener
+
+    client = get_client(settings)
+    with store_lock():
+        migrate(client, settings.clickhouse_database)
+    ensure_topics(settings)
+
+    kinds = topic_kinds(settings)
+    consumer = _make_consumer(settings)
+    dead = _DeadLetters(settings)
+    sink = BatchingSink(
+        insert=_ChInsert(client, settings.clickhouse_database, tokens=True),
+        commit=_Commit(consumer),
+        send_dead=dead,
+        batch_rows=settings.sink.batch_rows,
+        batch_seconds=settings.sink.batch_seconds,
+        stop=stop,
+        pii_key=settings.pii_key,
+    )
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            tps = [TP(tp.topic, tp.partition) for tp in revoked]
+            try:
+                sink.flush(tps)  # commit what we hold while we still own it
+            except SinkStopped:
+                sink.discard(tps)
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            if assigned:
+                log.info("sink assigned %d partitions", len(assigned))
+                if ready is not None:
+                    ready.set()
+
+    consumer.subscribe(topics=sorted(kinds), listener=Listener())
+    mappers = {name: MAPPERS[kind] for name, kind in kinds.items()}
+    mappers[settings.topics.events] = partial(MAPPERS["events"], pii_key=settings.pii_key)
+    log.info("sink consuming %s into %s (group %s)", ", ".join(sorted(kinds)),
+             settings.clickhouse_database, settings.sink.group_id)
+
+    last_summary = time.monotonic()
+    last_rows = 0
+    try:
+        while not stop.is_set():
+            wait_ms = int(min(sink.seconds_until_due(), 0.5) * 1000)
+            batch = consumer.poll(timeout_ms=max(wait_ms, 10))
+            if batch:
+                now = datetime.now(SHANGHAI)
+                for ktp, records in batch.items():
+                    mapper = mappers[ktp.topic]
+                    tp = TP(ktp.topic, ktp.partition)
+                    for r in records:
+                        try:
+                            mapped = mapper(r.value, r.partition, r.offset, now)
+                        except Exception as exc:  # noqa: BLE001 - a poison record must not stop the sink
+                            log.exception("could not map %s[%d]@%d", tp.topic, tp.partition, r.offset)
+                            mapped = f"(sink): could not map this record: {type(exc).__name__} / 无法处理此消息"
+                        sink.add(tp, r.offset, mapped, r.value, now)
+            sink.flush_due()
+            t = time.monotonic()
+            if t - last_summary >= SUMMARY_SECONDS and (sink.stats.rows != last_rows or t - last_summary >= 60):
+                s = sink.stats
+                rate = (s.rows - last_rows) / (t - last_summary)
+                log.info("sink: %.0f rows/s, %d rows, %d messages, %d duplicates skipped, %d dead letters, %d flushes",
+                         rate, s.rows, s.messages, s.duplicates, s.dead_letters, s.flushes)
+                last_summary, last_rows = t, s.rows
+        sink.flush()
+    except SinkStopped as exc:
+        log.error("sink stopped with unflushed rows (not committed, will be re-read): %s", exc)
+    finally:
+        try:
+            consumer.close(autocommit=False)
+        finally:
+            dead.close()
+        s = sink.stats
+        log.info("sink stopped: %d rows, %d messages, %d duplicates skipped, %d dead letters",
+                 s.rows, s.messages, s.duplicates, s.dead_letters)
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        level = os.environ.get("FENGQIAO_LOG_LEVEL", "INFO").upper()
+        logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        for noisy in ("kafka", "clickhouse_connect"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        # "no partition metadata" while a just-created topic propagates: harmless, and loud
+        logging.getLogger("kafka.coordinator.assignors").setLevel(logging.ERROR)
+
+
+def run_sink_forever(settings: Settings) -> None:
+    """`fengqiao sink`: run until SIGTERM/SIGINT, then flush, commit and exit cleanly."""
+    _configure_logging()
+    if settings.embedded_store:
+        print(
+            f"warning: embedded ClickHouse (chDB) at {settings.effective_clickhouse_url}: no other process (the wall, "
+            f"another sink) may open this path while the sink runs / 嵌入式存储：此路径只允许一个进程打开",
+            file=sys.stderr, flush=True,
+        )
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("sink: signal %d, flushing and stopping", signum)
+        stop.set()
+
+    # This process only runs the sink: a pipeline that allocates millions of short-lived
+    # rows spends a noticeable share of its time in the cyclic GC at default thresholds.
+    gc.set_threshold(50_000, 20, 100)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ready = threading.Event()
+    run_sink(settings, stop, ready)
