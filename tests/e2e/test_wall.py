@@ -141,17 +141,32 @@ def _requested_urls(driver: Any) -> list[str]:
 def _login(driver: Any, url: str, user: str, password: str) -> None:
     driver.get(url + "/console")
     _wait_text(driver, "值班台登录")
-    driver.find_element("css selector", 'input[aria-label="用户名 Username"]').send_keys(user)
-    driver.find_element("css selector", 'input[aria-label="密码 Password"]').send_keys(password)
+    _element(driver, 'input[aria-label="用户名 Username"]').send_keys(user)
+    _element(driver, 'input[aria-label="密码 Password"]').send_keys(password)
     _button(driver, "登录 Log in").click()
     _wait_text(driver, "值班台 ·")
 
 
-def _button(driver: Any, label: str) -> Any:
-    for b in driver.find_elements("css selector", "button"):
-        if b.text.strip() == label:
-            return b
-    raise AssertionError(f"no button {label!r}")
+def _element(driver: Any, css: str, timeout: float = 40) -> Any:
+    """Streamlit renders widgets after the page text: wait for the element itself."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.presence_of_element_located(("css selector", css)))
+
+
+def _button(driver: Any, label: str, timeout: float = 40) -> Any:
+    deadline = time.time() + timeout
+    while True:
+        for b in driver.find_elements("css selector", "button"):
+            try:
+                if b.text.strip() == label:
+                    return b
+            except Exception:  # re-rendered under our feet: look again
+                pass
+        if time.time() > deadline:
+            raise AssertionError(f"no button {label!r}")
+        time.sleep(0.3)
 
 
 def _no_clear_phone(driver: Any) -> None:
@@ -198,7 +213,11 @@ def test_officer_acknowledges_a_firing_alert(wall: dict, browser: Any, artifacts
     alert_id = wall["info"]["firing_alert"]
     _login(browser, wall["url"], "officer", "officer123")
     _wait_text(browser, alert_id, "告警中")
-    browser.find_element("css selector", 'input[aria-label="确认备注 Note"]').send_keys("已电话督促承办单位")
+    from selenium.webdriver.common.keys import Keys
+
+    # Enter commits the text input (a rerun); only then click, or the click can be lost in that rerun
+    _element(browser, 'input[aria-label="确认备注 Note"]').send_keys("已电话督促承办单位", Keys.ENTER)
+    time.sleep(2)
     _button(browser, "确认告警 Acknowledge").click()
     _wait_text(browser, "指令已发送")
 
@@ -237,7 +256,7 @@ def test_viewer_sees_no_command_buttons(wall: dict, browser: Any, artifacts_dir:
 def test_wrong_password_is_refused(wall: dict, browser: Any) -> None:
     browser.get(wall["url"] + "/console")
     _wait_text(browser, "值班台登录")
-    browser.find_element("css selector", 'input[aria-label="用户名 Username"]').send_keys("officer")
-    browser.find_element("css selector", 'input[aria-label="密码 Password"]').send_keys("wrong")
+    _element(browser, 'input[aria-label="用户名 Username"]').send_keys("officer")
+    _element(browser, 'input[aria-label="密码 Password"]').send_keys("wrong")
     _button(browser, "登录 Log in").click()
     _wait_text(browser, "用户名或密码错误")
