@@ -1,6 +1,6 @@
 """The sink's insert rate into embedded chDB, beside a raw clickhouse-connect loop.
 
-    FENGQIAO_KAFKA_BOOTSTRAP=127.0.0.1:19192 .venv/bin/python bench/bench_sink.py --events 1000000
+    FENGQIAO_KAFKA_BOOTSTRAP=127.0.0.1:19192 .venv/bin/python bench/bench_sink.py --events 1000000 [--default-gc]
 
 Steps (each timed, printed as figures, nothing asserted):
 1. pre-produce N valid events (unique event_ids) to a fresh 4-partition topic;
@@ -16,6 +16,7 @@ The bench owns a fresh chDB path under --data-dir; no other process may use it.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -147,7 +148,13 @@ def main() -> None:
     ap.add_argument("--batch-rows", type=int, default=20_000)
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/fengqiao-bench-sink"))
     ap.add_argument("--bootstrap", default=os.environ.get("FENGQIAO_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    ap.add_argument("--default-gc", action="store_true",
+                    help="keep Python's default GC thresholds (`fengqiao sink` raises them, as this bench does by default)")
     args = ap.parse_args()
+    if not args.default_gc:
+        from sinks.runner import GC_THRESHOLDS
+
+        gc.set_threshold(*GC_THRESHOLDS)  # what `fengqiao sink` (run_sink_forever) runs with
 
     tag = uuid.uuid4().hex[:8]
     topics = Topics(events=f"bench{tag}.events", alerts=f"bench{tag}.alerts", commands=f"bench{tag}.commands",

@@ -7,11 +7,16 @@ newer versions of some of them, left unmerged so FINAL has work to do) and
 query alone. Prints p50/p95; the goal is a full refresh under 300 ms p95.
 
     .venv/bin/python bench/bench_wall.py [--data-dir /tmp/fq-bench] [--runs 30] [--events 10000000]
+        [--optimize] [--compare old/queries.py]
+
+`--compare` times another version of the query module on the same store, interleaved
+with the current one (before/after ratios on a noisy machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -22,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard import queries  # noqa: E402
 from fengqiao import regions as rg  # noqa: E402
 from fengqiao.settings import Settings  # noqa: E402
-from sinks.schema import migrate  # noqa: E402
+from sinks.schema import OPEN_CASE_COLUMNS, cleanup_open_cases, migrate  # noqa: E402
 from sinks.store import get_client  # noqa: E402
 
 DAYS = 90
@@ -60,6 +65,33 @@ def generate(client, db: str, events: int, cases: int) -> None:
                    '劳资纠纷', 'normal', '', '{{}}', 0, number
             FROM numbers({start}, {n})""")
     t1 = time.perf_counter()
+    generate_cases(client, db, cases, region)
+    t2 = time.perf_counter()
+    client.command(f"""
+        INSERT INTO {db}.alerts (alert_id, dedup_key, version, kind, stage, level, severity, state, case_id,
+            region_code, prefecture_code, raised_at, updated_at, message)
+        SELECT concat('A', toString(number)), concat('sla:B', toString(number)), 1,
+               arrayElement(['sla','sla','sla','hotspot','class_case'], number % 5 + 1),
+               arrayElement(['reminder','warning','overdue','escalation'], number % 4 + 1), 0,
+               arrayElement(['info','warning','critical'], number % 3 + 1),
+               arrayElement(['firing','acknowledged','resolved','silenced'], number % 4 + 1),
+               concat('B', toString(number * 13)), {region.replace('cid', 'toString(number)')} AS region_code,
+               {_pref_expr('region_code')},
+               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11),
+               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11), '基准测试告警'
+        FROM numbers(50000)""")
+    t3 = time.perf_counter()
+    print(f"generated {events:,} events in {t1 - t0:.1f} s ({events / (t1 - t0):,.0f} rows/s), "
+          f"{cases * 6 // 5:,} case rows in {t2 - t1:.1f} s, 50,000 alerts in {t3 - t2:.1f} s")
+
+
+def generate_cases(client, db: str, cases: int, region: str) -> None:
+    """Every case (v1), then a newer version of every 5th (v2), each also written to
+    `open_cases` as the sink does (closed → is_deleted = 1). After v1 the sink's periodic
+    cleanup is applied; v2 stays unmerged in both tables, so FINAL has work to do."""
+    client.command(f"TRUNCATE TABLE {db}.cases")
+    client.command(f"TRUNCATE TABLE {db}.open_cases")
+    open_cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
     for version, frac in ((1, 1), (2, 5)):  # every case, then a newer version of every 5th
         client.command(f"""
             INSERT INTO {db}.cases (case_id, version, status, category, topic, urgency, channel, region_code,
@@ -82,23 +114,17 @@ def generate(client, db: str, events: int, cases: int) -> None:
                    if(closed, arrayElement(['satisfied','basically_satisfied','dissatisfied'], number % 3 + 1), ''),
                    number % 30 < 24, if(closed, number % 10 < 8, NULL), number % 13 = 0, rec
             FROM numbers({cases}) WHERE number % {frac} = 0""")
-    t2 = time.perf_counter()
-    client.command(f"""
-        INSERT INTO {db}.alerts (alert_id, dedup_key, version, kind, stage, level, severity, state, case_id,
-            region_code, prefecture_code, raised_at, updated_at, message)
-        SELECT concat('A', toString(number)), concat('sla:B', toString(number)), 1,
-               arrayElement(['sla','sla','sla','hotspot','class_case'], number % 5 + 1),
-               arrayElement(['reminder','warning','overdue','escalation'], number % 4 + 1), 0,
-               arrayElement(['info','warning','critical'], number % 3 + 1),
-               arrayElement(['firing','acknowledged','resolved','silenced'], number % 4 + 1),
-               concat('B', toString(number * 13)), {region.replace('cid', 'toString(number)')} AS region_code,
-               {_pref_expr('region_code')},
-               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11),
-               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11), '基准测试告警'
-        FROM numbers(50000)""")
-    t3 = time.perf_counter()
-    print(f"generated {events:,} events in {t1 - t0:.1f} s ({events / (t1 - t0):,.0f} rows/s), "
-          f"{cases * 6 // 5:,} case rows in {t2 - t1:.1f} s, 50,000 alerts in {t3 - t2:.1f} s")
+        client.command(f"""
+            INSERT INTO {db}.open_cases ({open_cols}, is_deleted)
+            SELECT {open_cols}, NOT (closed_at IS NULL AND merged_into = '') FROM {db}.cases
+            WHERE version = {version}""")
+        if version == 1:
+            cleanup_open_cases(client, db)
+
+
+def _norm(rows: list[dict]) -> list[str]:
+    """Rows in a stable order, without the fields that tick with the clock."""
+    return sorted(repr(sorted((k, v) for k, v in r.items() if k != "seconds_left")) for r in rows)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -114,6 +140,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--optimize", action="store_true",
                     help="merge the current-state tables first (the state background merges reach)")
+    ap.add_argument("--regen-cases", action="store_true",
+                    help="regenerate only cases/open_cases in a cached store (after a schema change)")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="another version of dashboard/queries.py to time on the same store, interleaved")
     args = ap.parse_args()
     settings = Settings(data_dir=Path(args.data_dir), clickhouse_url="")
     client = get_client(settings)
@@ -125,33 +155,50 @@ def main() -> None:
         client.command(f"TRUNCATE TABLE {db}.cases")
         client.command(f"TRUNCATE TABLE {db}.alerts")
         generate(client, db, args.events, args.cases)
+    elif args.regen_cases:
+        codes = _codes()
+        generate_cases(client, db, args.cases, f"arrayElement({codes}, (cityHash64(cid) % length({codes})) + 1)")
     if args.optimize:
         for table in ("cases", "alerts"):
             client.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
-    rows = {t: client.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0] for t in ("events", "cases", "alerts")}
+        cleanup_open_cases(client, db)
+    rows = {t: client.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0]
+            for t in ("events", "cases", "open_cases", "alerts")}
     parts = client.query(f"SELECT table, count() FROM system.parts WHERE database = '{db}' AND active GROUP BY table"
                          ).result_rows
     print(f"store: {rows} (active parts {dict(parts)})")
-    queries.wall_snapshot(client, db)  # warm-up
-    full: list[float] = []
-    each: dict[str, list[float]] = {name: [] for name in queries.WALL_QUERIES}
+    sets = {"now": queries}
+    if args.compare:
+        spec = importlib.util.spec_from_file_location("queries_compare", args.compare)
+        other = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(other)  # type: ignore[union-attr]
+        sets = {"compare": other, "now": queries}
+    for mod in sets.values():
+        a, b = mod.wall_snapshot(client, db), queries.wall_snapshot(client, db)  # warm-up + same answers
+        for name in a:
+            if name != "freshness" and _norm(a[name]) != _norm(b.get(name, [])):
+                print(f"  note: {name} differs between the query sets (or the clock moved a second)")
+    full: dict[str, list[float]] = {k: [] for k in sets}
+    each: dict[str, dict[str, list[float]]] = {k: {n: [] for n in m.WALL_QUERIES} for k, m in sets.items()}
     for _ in range(args.runs):
-        t = time.perf_counter()
-        for name, fn in queries.WALL_QUERIES.items():
-            q0 = time.perf_counter()
-            fn(client, db)
-            each[name].append((time.perf_counter() - q0) * 1000)
-        full.append((time.perf_counter() - t) * 1000)
-    c0 = time.perf_counter()
-    queries.county_board(client, db, "130900")
-    drill = (time.perf_counter() - c0) * 1000
-    print(f"\nwall full refresh ({len(queries.WALL_QUERIES)} queries, {args.runs} runs): "
-          f"p50 {statistics.median(full):.0f} ms, p95 {pct(full, 95):.0f} ms, max {max(full):.0f} ms "
-          f"(goal < 300 ms p95)")
-    for name, xs in each.items():
-        print(f"  {name:15s} p50 {statistics.median(xs):6.1f} ms  p95 {pct(xs, 95):6.1f} ms")
-    print(f"  county_board (drill-down, once) {drill:.1f} ms")
-
+        for label, mod in sets.items():  # interleaved, so noise hits both alike
+            t = time.perf_counter()
+            for name, fn in mod.WALL_QUERIES.items():
+                q0 = time.perf_counter()
+                fn(client, db)
+                each[label][name].append((time.perf_counter() - q0) * 1000)
+            full[label].append((time.perf_counter() - t) * 1000)
+    for label, mod in sets.items():
+        c0 = time.perf_counter()
+        mod.county_board(client, db, "130900")
+        drill = (time.perf_counter() - c0) * 1000
+        xs = full[label]
+        print(f"\n[{label}] wall full refresh ({len(mod.WALL_QUERIES)} queries, {args.runs} runs): "
+              f"p50 {statistics.median(xs):.0f} ms, p95 {pct(xs, 95):.0f} ms, max {max(xs):.0f} ms "
+              f"(goal < 300 ms p95)")
+        for name, ys in each[label].items():
+            print(f"  {name:15s} p50 {statistics.median(ys):6.1f} ms  p95 {pct(ys, 95):6.1f} ms")
+        print(f"  county_board (drill-down, once) {drill:.1f} ms")
 
 if __name__ == "__main__":
     main()

@@ -7,10 +7,14 @@ the shared embedded client (`store_lock`) and caches results for a few
 seconds (`st.cache_data`), so several screens showing the wall share one
 query set per refresh.
 
-Current state (`cases`, `alerts`, `region_stats`) is always read with FINAL:
-a ReplacingMergeTree that has not merged yet would otherwise count a case
-twice. Times are Asia/Shanghai; "today" and "this week" are computed by the
-server (`now()`), so every screen agrees.
+Current state (`cases`, `open_cases`, `alerts`, `region_stats`) is always read
+with FINAL: a ReplacingMergeTree that has not merged yet would otherwise count a
+case twice. The wall's open-case tiles read `open_cases` (open cases only, kept
+small by the sink's cleanup) instead of a FINAL over every case ever received;
+queries by receipt date filter in PREWHERE, before FINAL merges, which is exact
+because a case's `received_at` never changes between versions (it is set by its
+`petition.received`). Times are Asia/Shanghai; "today" and "this week" are
+computed by the server (`now()`), so every screen agrees.
 """
 
 from __future__ import annotations
@@ -77,8 +81,7 @@ def case_board(client: Any, db: str) -> Rows:
                    count() AS open,
                    countIf(resolve_due_at >= now() AND resolve_due_at < now() + INTERVAL 24 HOUR) AS due24,
                    countIf(resolve_due_at < now()) AS overdue
-            FROM {_db(db)}.cases FINAL
-            WHERE {OPEN}
+            FROM {_db(db)}.open_cases FINAL
             GROUP BY prefecture_code""",
     )
 
@@ -88,8 +91,8 @@ def county_board(client: Any, db: str, prefecture_code: str) -> Rows:
     return _rows(
         client,
         f"""SELECT region_code, count() AS open, countIf(resolve_due_at < now()) AS overdue
-            FROM {_db(db)}.cases FINAL
-            WHERE {OPEN} AND prefecture_code = {{p:String}}
+            FROM {_db(db)}.open_cases FINAL
+            WHERE prefecture_code = {{p:String}}
             GROUP BY region_code""",
         {"p": prefecture_code},
     )
@@ -108,7 +111,8 @@ def rates(client: Any, db: str) -> Rows:
                    countIf(last_rating IN ('satisfied', 'basically_satisfied')) AS satisfied,
                    countIf(last_rating != '') AS evaluated
             FROM {_db(db)}.cases FINAL
-            WHERE received_at >= toMonday(now(), {{tz:String}}) AND merged_into = ''
+            PREWHERE received_at >= toMonday(now(), {{tz:String}})
+            WHERE merged_into = ''
             GROUP BY period""",
         {"tz": TZ},
     )
@@ -139,8 +143,8 @@ def countdown(client: Any, db: str, limit: int = 12) -> Rows:
                        if(signed_at IS NULL AND sign_due_at IS NOT NULL AND sign_due_at < resolve_due_at,
                           'sign', 'resolve') AS target,
                        assumeNotNull(if(target = 'sign', sign_due_at, resolve_due_at)) AS due_at
-                FROM {_db(db)}.cases FINAL
-                WHERE {OPEN} AND resolve_due_at >= now()
+                FROM {_db(db)}.open_cases FINAL
+                WHERE resolve_due_at >= now()
                   AND resolve_due_at < now() + INTERVAL 7 DAY
             )
             WHERE due_at >= now()
@@ -287,8 +291,8 @@ def rankings(client: Any, db: str, by: str, start: date, end: date) -> Rows:
                    countIf(reopen_count > 0) / count() AS reopen_rate,
                    countIf(closed_at IS NULL AND resolve_due_at < now()) AS overdue_open
             FROM {_db(db)}.cases FINAL
-            WHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
-              AND merged_into = '' AND {col} != ''
+            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE merged_into = '' AND {col} != ''
             GROUP BY key ORDER BY on_time_rate DESC, satisfaction_rate DESC, cases DESC""",
         {"d0": start, "d1": end},
     )
@@ -309,7 +313,8 @@ def period_totals(client: Any, db: str, start: date, end: date) -> Rows:
                    countIf(reopen_count > 0) / greatest(count(), 1) AS reopen_rate,
                    countIf(repeat_complaint) / greatest(count(), 1) AS repeat_rate
             FROM {_db(db)}.cases FINAL
-            WHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}} AND merged_into = ''""",
+            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE merged_into = ''""",
         {"d0": start, "d1": end},
     )
 
@@ -319,7 +324,8 @@ def daily_intake(client: Any, db: str, start: date, end: date) -> Rows:
         client,
         f"""SELECT toDate(received_at) AS day, count() AS n, countIf(closed_at IS NOT NULL) AS resolved
             FROM {_db(db)}.cases FINAL
-            WHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}} AND merged_into = ''
+            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE merged_into = ''
             GROUP BY day ORDER BY day""",
         {"d0": start, "d1": end},
     )
@@ -332,7 +338,8 @@ def mix(client: Any, db: str, start: date, end: date, column: str) -> Rows:
     return _rows(
         client,
         f"""SELECT {column} AS key, count() AS n FROM {_db(db)}.cases FINAL
-            WHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}} AND merged_into = ''
+            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE merged_into = ''
             GROUP BY key ORDER BY n DESC LIMIT 12""",
         {"d0": start, "d1": end},
     )

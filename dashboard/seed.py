@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from fengqiao import privacy
 from fengqiao import regions as rg
-from sinks.schema import migrate
+from sinks.schema import OPEN_CASE_COLUMNS, migrate
 
 SH = ZoneInfo("Asia/Shanghai")
 CHANNELS = ["hotline", "web", "app", "wechat", "qrcode", "window", "open311"]
@@ -92,6 +92,11 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
         "signed_at", "replied_at", "closed_at", "sign_due_at", "resolve_due_at", "calendar_estimated",
         "return_count", "reopen_count", "escalation_level", "first_rating", "last_rating", "signed_on_time",
         "resolved_on_time", "resolved_online", "merged_into", "repeat_complaint", "updated_at"])
+    # what the sink writes beside every snapshot: the wall reads open cases from here
+    open_cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
+    client.command(f"INSERT INTO {db}.open_cases ({open_cols}, is_deleted) SELECT {open_cols}, "
+                   f"NOT (closed_at IS NULL AND merged_into = '') FROM {db}.cases "
+                   f"WHERE has({{ids:Array(String)}}, case_id)", parameters={"ids": ids})
     client.insert(f"{db}.contacts", contact_rows,
                   column_names=["case_id", "name_masked", "phone_masked", "phone_hash", "sealed", "updated_at"])
     alerts = []

@@ -27,6 +27,7 @@ from fengqiao import privacy
 from fengqiao.contract import ContractError, parse_event, reasons_of
 from fengqiao.records import AlertRecord, CaseSnapshot, Command, RegionStats
 from fengqiao.regions import is_known, prefecture_of
+from sinks.schema import OPEN_CASE_COLUMNS
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "events": (
@@ -43,6 +44,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "last_rating", "signed_on_time", "resolved_on_time", "resolved_online", "merged_into",
         "repeat_complaint", "updated_at",
     ),
+    "open_cases": OPEN_CASE_COLUMNS,
     "alerts": (
         "alert_id", "dedup_key", "version", "kind", "stage", "level", "severity", "state",
         "case_id", "case_ids", "region_code", "prefecture_code", "department", "target", "due_at",
@@ -216,7 +218,9 @@ def map_case(raw: bytes | None, partition: int = 0, offset: int = 0, now: dateti
         c = _CASE.validate_json(raw)  # type: ignore[arg-type]
     except ValidationError as exc:
         return _reason(exc)
-    return [TableRow("cases", ("case", c.case_id, c.version), case_row(c))]
+    # the open-cases row shares the fate of the cases row (a duplicate exactly when it is)
+    return [TableRow("cases", ("case", c.case_id, c.version), case_row(c)),
+            TableRow("open_cases", None, open_case_row(c))]
 
 
 def case_row(c: CaseSnapshot) -> tuple[Any, ...]:
@@ -227,6 +231,16 @@ def case_row(c: CaseSnapshot) -> tuple[Any, ...]:
         c.resolve_due_at, c.calendar_estimated, c.return_count, c.reopen_count,
         min(c.escalation_level, 255), c.first_rating, c.last_rating, c.signed_on_time,
         c.resolved_on_time, c.resolved_online, c.merged_into, c.repeat_complaint, c.updated_at,
+    )
+
+
+def open_case_row(c: CaseSnapshot) -> tuple[Any, ...]:
+    """The wall's view of a case; closed or merged cases are marked deleted (is_deleted = 1)."""
+    return (
+        c.case_id, c.version, c.status, c.topic, c.urgency, c.region_code,
+        c.prefecture_code or _prefecture(c.region_code), c.department, c.received_at, c.signed_at,
+        c.sign_due_at, c.resolve_due_at, min(c.escalation_level, 255), c.updated_at,
+        1 if (c.closed_at is not None or c.merged_into) else 0,
     )
 
 

@@ -24,13 +24,15 @@ from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
 from sinks.batching import TP, BatchingSink, SinkStopped
 from sinks.rows import MAPPERS
-from sinks.schema import migrate
+from sinks.schema import cleanup_open_cases, migrate
 from sinks.store import get_client, store_lock
 
 log = logging.getLogger("fengqiao.sink")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SUMMARY_SECONDS = 10.0
 DLQ_ACK_SECONDS = 30.0
+GC_THRESHOLDS = (50_000, 20, 100)  # `fengqiao sink`: fewer cyclic GC passes over millions of short-lived rows
+CLEANUP_SECONDS = 60.0  # how often closed cases are dropped from `open_cases`
 
 
 def topic_kinds(settings: Settings) -> dict[str, str]:
@@ -62,6 +64,30 @@ class _ChInsert:
                 f"{self.database}.{table}", data, column_names=list(columns),
                 column_oriented=True, settings=settings,
             )
+
+
+class _OpenCasesCleanup:
+    """Every `CLEANUP_SECONDS`, after snapshots were inserted: drop closed cases from `open_cases`.
+
+    A failure is logged and retried next time: the wall stays correct (FINAL hides
+    deleted rows), only slower.
+    """
+
+    def __init__(self, client: Any, database: str, sink: BatchingSink) -> None:
+        self.client, self.database, self.sink = client, database, sink
+        self.last = time.monotonic()
+        self.rows = 0
+
+    def __call__(self) -> None:
+        rows = self.sink.stats.by_table.get("open_cases", 0)
+        if rows == self.rows or time.monotonic() - self.last < CLEANUP_SECONDS:
+            return
+        self.last, self.rows = time.monotonic(), rows
+        try:
+            with store_lock():
+                cleanup_open_cases(self.client, self.database)
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the sink
+            log.warning("open_cases cleanup failed (will retry): %s", exc)
 
 
 class _DeadLetters:
@@ -160,6 +186,8 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
         pii_key=settings.pii_key,
     )
 
+    cleanup = _OpenCasesCleanup(client, settings.clickhouse_database, sink)
+
     class Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
             tps = [TP(tp.topic, tp.partition) for tp in revoked]
@@ -199,6 +227,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
                             mapped = f"(sink): could not map this record: {type(exc).__name__} / 无法处理此消息"
                         sink.add(tp, r.offset, mapped, r.value, now)
             sink.flush_due()
+            cleanup()
             t = time.monotonic()
             if t - last_summary >= SUMMARY_SECONDS and (sink.stats.rows != last_rows or t - last_summary >= 60):
                 s = sink.stats
@@ -248,7 +277,7 @@ def run_sink_forever(settings: Settings) -> None:
 
     # This process only runs the sink: a pipeline that allocates millions of short-lived
     # rows spends a noticeable share of its time in the cyclic GC at default thresholds.
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLDS)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ready = threading.Event()

@@ -71,6 +71,27 @@ TABLES: dict[str, str] = {
         updated_at {DT}
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY case_id""",
+    # the open cases only, for the wall (board, countdown, drill-down): the sink writes every
+    # snapshot here too, a closed or merged one with is_deleted = 1; FINAL hides deleted rows and
+    # `cleanup_open_cases` drops them, so FINAL stays cheap however many cases were ever closed
+    "open_cases": f"""
+        case_id String,
+        version UInt32,
+        status LowCardinality(String),
+        topic LowCardinality(String),
+        urgency LowCardinality(String),
+        region_code LowCardinality(String),
+        prefecture_code LowCardinality(String),
+        department String,
+        received_at {NDT},
+        signed_at {NDT},
+        sign_due_at {NDT},
+        resolve_due_at {NDT},
+        escalation_level UInt8,
+        updated_at {DT},
+        is_deleted UInt8
+    ) ENGINE = ReplacingMergeTree(version, is_deleted)
+    ORDER BY case_id""",
     # current state of each alert (newest version wins)
     "alerts": f"""
         alert_id String,
@@ -154,18 +175,54 @@ TABLES: dict[str, str] = {
 # token only with a deduplication window (DESIGN.md section 5).
 DEDUP_WINDOW = 1000
 
+# tables whose deleted rows `OPTIMIZE ... FINAL CLEANUP` may drop (an experimental MergeTree setting)
+CLEANUP_TABLES = ("open_cases",)
+
+OPEN_CASE_COLUMNS = ("case_id", "version", "status", "topic", "urgency", "region_code", "prefecture_code",
+                     "department", "received_at", "signed_at", "sign_due_at", "resolve_due_at",
+                     "escalation_level", "updated_at", "is_deleted")
+
 
 def ddl(database: str) -> list[str]:
     stmts = [f"CREATE DATABASE IF NOT EXISTS {database}"]
     for name, body in TABLES.items():
+        extra = ", allow_experimental_replacing_merge_with_cleanup = 1" if name in CLEANUP_TABLES else ""
         stmts.append(f"CREATE TABLE IF NOT EXISTS {database}.{name} ({body}\n"
-                     f"    SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}")
+                     f"    SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}{extra}")
         # tables created before the setting existed get it too (a no-op when set)
         stmts.append(f"ALTER TABLE {database}.{name} MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}")
     return stmts
 
 
 def migrate(client: Any, database: str = "fengqiao") -> None:
-    """Create the database and every table; harmless to run again."""
+    """Create the database and every table; harmless to run again.
+
+    A store from before `open_cases` existed gets it filled once from `cases FINAL`
+    (the open ones); later snapshots reach both tables through the sink.
+    """
     for stmt in ddl(database):
         client.command(stmt)
+    backfill_open_cases(client, database)
+
+
+def backfill_open_cases(client: Any, database: str) -> None:
+    """Fill an empty `open_cases` from `cases` (a no-op when it has rows or `cases` has none)."""
+    empty = client.query(f"SELECT count() = 0 FROM {database}.open_cases").result_rows[0][0]
+    if not empty or not client.query(f"SELECT count() > 0 FROM {database}.cases").result_rows[0][0]:
+        return
+    cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
+    client.command(
+        f"INSERT INTO {database}.open_cases ({cols}, is_deleted) SELECT {cols}, 0 "
+        f"FROM {database}.cases FINAL WHERE closed_at IS NULL AND merged_into = ''")
+
+
+def cleanup_open_cases(client: Any, database: str) -> None:
+    """Merge `open_cases` into one part, dropping closed cases (is_deleted = 1).
+
+    FINAL merges every part, so a deleted row goes only together with all older
+    versions of its case that were stored; a version older still that arrives
+    afterwards (re-delivered out of order) would show the case open until its
+    newer snapshot is re-read. Cheap: the table holds open cases plus what
+    closed since the last cleanup. The sink runs it every minute or so.
+    """
+    client.command(f"OPTIMIZE TABLE {database}.open_cases FINAL CLEANUP")
