@@ -37,7 +37,7 @@ class CaseView:
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         try:
-            r = self.client.get(f"{self.base}/cases/{case_id}")
+            r = self.client.get(f"{self.base}/cases/{case_id}/")  # the Faust view has a trailing slash
         except httpx.HTTPError as exc:
             raise ReadbackUnavailable(f"streams case view at {self.base} unreachable: {type(exc).__name__}") from exc
         if r.status_code == 404:

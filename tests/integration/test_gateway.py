@@ -33,7 +33,7 @@ class _CaseView(http.server.BaseHTTPRequestHandler):
     cases: dict[str, dict] = {}
 
     def do_GET(self) -> None:  # noqa: N802
-        cid = self.path.rsplit("/", 1)[-1]
+        cid = self.path.rstrip("/").rsplit("/", 1)[-1]  # the Faust view: /cases/{id}/
         body = json.dumps(self.cases[cid]).encode() if cid in self.cases else b'{"error":"not found"}'
         self.send_response(200 if cid in self.cases else 404)
         self.send_header("content-type", "application/json")

@@ -1,0 +1,127 @@
+"""Commands, alert-id routing, region totals and early warning agents.
+
+* commands (contract topic, any key): validated; acknowledge/silence go to the alert-index
+  topic keyed by `alert_id`; case.escalate goes to case-ops keyed by `case_id`.
+* alert-index (internal, key alert_id): remembers each alert's owner (a case or a region)
+  and forwards commands to the owner's co-partitioned topic, where the alert state lives.
+* stat-parts (internal, key prefecture): sums per-partition partials into `RegionStats`.
+* early (internal, key region): hotspots and class cases per county.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import faust
+from pydantic import TypeAdapter, ValidationError
+
+from fengqiao.records import Command
+
+from streams import alerts as al
+
+COMMAND = TypeAdapter(Command)
+
+
+def register(rt: Any) -> None:
+    app: faust.App = rt.app
+    t = rt.topics
+    owners = rt.tables.alert_owner
+    early = rt.tables.early
+
+    @app.agent(t.commands, name="commands")
+    async def commands_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            raw = event.value
+            try:
+                cmd = COMMAND.validate_json(raw)
+            except ValidationError as exc:
+                await rt.dead_letter(raw, f"command: {exc.errors(include_url=False)}", event.message)
+                continue
+            body = cmd.model_dump(mode="json")
+            if cmd.type in ("alert.acknowledge", "alert.silence"):
+                await t.alert_index.send(key=cmd.alert_id.encode(), value=json.dumps({"op": "cmd", "cmd": body}).encode())
+            elif cmd.type == "case.escalate":
+                await t.case_ops.send(key=cmd.case_id.encode(), value=json.dumps({"op": "escalate", "cmd": body}).encode())
+            # case.reveal_contact is an audit record only (stored by the sink)
+
+    @app.agent(app.topic(t.alert_index.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
+               name="alert-index")
+    async def alert_index_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = json.loads(event.value)
+            if msg["op"] == "index":
+                if owners.get(msg["alert_id"]) is None:
+                    owners[msg["alert_id"]] = {"owner": msg["owner"], "key": msg["key"], "dk": msg.get("dk")}
+                continue
+            cmd = msg["cmd"]
+            owner = owners.get(cmd["alert_id"])
+            if owner is None:
+                await rt.dead_letter(event.value, f"unknown alert_id {cmd['alert_id']} / 未知告警", event.message)
+                continue
+            target = t.case_ops if owner["owner"] == "case" else t.early
+            body = {"op": "cmd", "cmd": cmd, "dk": owner.get("dk")}
+            await target.send(key=owner["key"].encode(), value=json.dumps(body).encode())
+
+    @app.agent(app.topic(t.stat_parts.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
+               name="stat-parts")
+    async def stat_parts_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            part = json.loads(event.value)
+            rt.totals.put(part["pref"], part["p"], part["r"])
+            rt.pref_partition[part["pref"]] = event.message.partition
+
+    @app.timer(interval=rt.settings.streams.stats_interval_seconds, on_leader=False)
+    async def publish_stats() -> None:
+        await publish_region_stats(rt)
+
+    @app.agent(app.topic(t.early.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
+               name="early")
+    async def early_agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = json.loads(event.value)
+            region = event.key
+            now = rt.clock()
+            if msg.get("op") == "cmd":
+                dk = msg.get("dk", "")
+                slot = early.get(f"a|{dk}")
+                new = al.apply_command(slot, msg["cmd"], now, rt.logic.renotify) if slot else None
+                if new is not None:
+                    early[f"a|{dk}"] = new
+                    await t.alerts.send(key=dk.encode(), value=al.encode(new["r"]))
+                continue
+            _, recs = rt.ew.on_intake(early, msg, now)
+            for rec in recs:
+                await t.alerts.send(key=rec.dedup_key.encode(), value=rec.to_json())
+                if rec.version == 1:
+                    idx = {"op": "index", "alert_id": rec.alert_id, "owner": "region", "key": region,
+                           "dk": rec.dedup_key}
+                    await t.alert_index.send(key=rec.alert_id.encode(), value=json.dumps(idx).encode())
+
+    @early.on_recover
+    async def _early_recovered() -> None:
+        rt.ew.rebuild(early.items())
+
+    rt.agents.update(commands=commands_agent, alert_index=alert_index_agent, stat_parts=stat_parts_agent,
+                     early=early_agent)
+
+
+async def publish_region_stats(rt: Any) -> int:
+    """RegionStats for each prefecture whose stat-parts partition this worker owns, once all
+    case partitions have reported (so a fresh worker never publishes a partial sum)."""
+    now = rt.clock()
+    n_parts = rt.settings.topics.partitions
+    mine = rt.owned(rt.topics.stat_parts.get_topic_name())
+    sent = 0
+    for pref, partition in list(rt.pref_partition.items()):
+        if mine is not None and partition not in mine:
+            rt.totals.forget(pref)
+            del rt.pref_partition[pref]
+            continue
+        if len(rt.totals.parts.get(pref, {})) < n_parts:
+            continue
+        for rec in rt.totals.region_stats(pref, now):
+            await rt.topics.stats.send(key=rec.region_code.encode(), value=rec.to_json())
+            sent += 1
+    rt.stats_published += sent
+    return sent
