@@ -42,6 +42,7 @@ def build_app(settings: Settings, workdir: Path | None = None, web_port: int | N
     s = settings.streams
     _relax_changelog_backpressure()
     datadir = workdir or (settings.data_dir / "streams" / s.app_id)
+    Path(datadir).parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         s.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -24,7 +24,9 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Nothing listens there (SO_REUSEADDR, as servers use: TIME_WAIT leftovers don't count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
