@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -21,7 +22,6 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 
 from fengqiao.regions import is_known
@@ -31,6 +31,15 @@ CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text4000 = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+def _in_hebei(v: str) -> str:
+    if not is_known(v):
+        raise ValueError(f"region code {v} is not in the Hebei division table")
+    return v
+
+
+HebeiCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$"), AfterValidator(_in_hebei)]
 
 
 class Channel(StrEnum):
@@ -189,16 +198,9 @@ class Envelope(Strict):
     event_id: UUID
     case_id: CaseId
     occurred_at: AwareDatetime
-    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+    region_code: HebeiCode
     channel: Channel
     actor: Actor | None = None
-
-    @field_validator("region_code")
-    @classmethod
-    def _hebei(cls, v: str) -> str:
-        if not is_known(v):
-            raise ValueError(f"region code {v} is not in the Hebei division table")
-        return v
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fengqiao import privacy
-from fengqiao.contract import Category, Channel, ContractError, Difficulty, Location, Urgency, reasons_of
+from fengqiao.contract import Category, Channel, ContractError, Difficulty, HebeiCode, Location, Urgency, reasons_of
 from fengqiao.regions import is_known, name_of
 
 CST = timezone(timedelta(hours=8))
@@ -59,7 +59,7 @@ class PetitionForm(BaseModel):
     """`POST /v1/petitions`: a new petition; the gateway assigns case_id and event_id and stamps occurred_at."""
 
     model_config = ConfigDict(extra="forbid")
-    region_code: str = Field(pattern=r"^\d{6}$", description="6-digit Hebei division code (county or prefecture)")
+    region_code: HebeiCode = Field(description="6-digit Hebei division code (county or prefecture)")
     category: Category
     topic: str = Field(min_length=1, max_length=32, description="e.g. 劳资纠纷, 物业管理, 邻里纠纷")
     urgency: Urgency = Urgency.normal
@@ -73,13 +73,6 @@ class PetitionForm(BaseModel):
     occurred_at: AwareDatetime | None = Field(default=None, description="defaults to the time of receipt")
     external_id: str | None = Field(default=None, min_length=1, max_length=64,
                                     description="the channel's own ticket number; makes re-submission idempotent")
-
-    @field_validator("region_code")
-    @classmethod
-    def _hebei(cls, v: str) -> str:
-        if not is_known(v):
-            raise ValueError(f"region code {v} is not in the Hebei division table")
-        return v
 
 
 def _form(data: dict[str, Any], rename: dict[str, str] | None = None) -> PetitionForm:

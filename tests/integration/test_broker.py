@@ -18,23 +18,9 @@ from broker.local import BrokerError, BrokerInfo
 from broker.topics import ensure_topics, wait_for_broker
 from broker.wire import metadata_brokers
 
+from tests.netutil import free_port, port_free
+
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _can_bind(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +32,7 @@ def broker_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def running(broker_dir: Path) -> BrokerInfo:
-    return local.start(port=_free_port(), data_dir=broker_dir, timeout=90)
+    return local.start(port=free_port(), data_dir=broker_dir, timeout=90)
 
 
 def test_start_reports_a_live_broker(running: BrokerInfo, broker_dir: Path) -> None:
@@ -64,7 +50,7 @@ def test_start_again_is_idempotent(running: BrokerInfo, broker_dir: Path) -> Non
 
 def test_start_on_another_port_of_a_running_dir_is_refused(running: BrokerInfo, broker_dir: Path) -> None:
     with pytest.raises(BrokerError) as err:
-        local.start(port=_free_port(), data_dir=broker_dir, timeout=30)
+        local.start(port=free_port(), data_dir=broker_dir, timeout=30)
     assert "\n" not in str(err.value) and str(running.port) in str(err.value)
 
 
@@ -87,22 +73,22 @@ def test_a_broker_dying_at_start_up_gives_its_reason(tmp_path: Path) -> None:
     # storage formatted for another node id: Kafka refuses to start
     (data_dir / "kraft-logs" / "meta.properties").write_text(
         "version=1\nnode.id=2\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=BBBBBBBBBBBBBBBBBBBBBB\n")
-    port = _free_port()
+    port = free_port()
     with pytest.raises(BrokerError) as err:
         local.start(port=port, data_dir=data_dir, timeout=60)
     message = str(err.value)
     assert "\n" not in message
     assert "exited during start-up" in message and "node id" in message
-    assert local.status(data_dir) is None and _can_bind(port)
+    assert local.status(data_dir) is None and port_free(port)
 
 
 def test_a_broker_not_answering_in_time_is_stopped(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(BrokerError) as err:
         local.start(port=port, data_dir=tmp_path / "slow", timeout=0)
     message = str(err.value)
     assert "\n" not in message and f"did not answer on 127.0.0.1:{port}" in message
-    assert local.status(tmp_path / "slow") is None and _can_bind(port)
+    assert local.status(tmp_path / "slow") is None and port_free(port)
 
 
 def test_produce_consume_round_trip(running: BrokerInfo) -> None:
@@ -146,7 +132,7 @@ def test_ensure_topics_is_idempotent_and_compacts(running: BrokerInfo) -> None:
 
 
 def test_wait_for_broker_times_out_with_one_line() -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(TimeoutError) as err:
         wait_for_broker(f"127.0.0.1:{port}", timeout=0.5)
     assert "\n" not in str(err.value) and str(port) in str(err.value)
@@ -154,7 +140,7 @@ def test_wait_for_broker_times_out_with_one_line() -> None:
 
 def test_stop_frees_the_port_and_status_is_none(running: BrokerInfo, broker_dir: Path) -> None:
     assert local.stop(broker_dir) is True
-    assert _can_bind(running.port)
+    assert port_free(running.port)
     assert metadata_brokers("127.0.0.1", running.port, timeout=1.0) is None
     assert local.status(broker_dir) is None
     assert not (broker_dir / "broker.json").exists()
