@@ -100,7 +100,7 @@ def register(rt: Any) -> None:
 
     @early.on_recover
     async def _early_recovered() -> None:
-        rt.ew.rebuild(early.items())
+        rt.ew.rebuild(early.items(), rt.clock())
 
     rt.agents.update(commands=commands_agent, alert_index=alert_index_agent, stat_parts=stat_parts_agent,
                      early=early_agent)

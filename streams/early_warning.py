@@ -23,7 +23,10 @@ the last 100 case ids. Each petition is compared with its county's 500 most rece
 from __future__ import annotations
 
 import math
+import sys
+from collections import OrderedDict
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from fengqiao.records import AlertRecord
@@ -44,10 +47,24 @@ DOC_DAYS = 7
 STOP = frozenset("我们 你们 他们 这个 那个 一个 没有 什么 怎么 因为 所以 但是 已经 还是 希望 请求 问题 情况 反映 相关 进行 要求 我家 现在 一直 如果 可以 能够 这样 自己 时候 帮助 解决 处理".split())
 
 
+TOKEN_CACHE = 5_000  # texts whose tokens are remembered (form letters and copies repeat verbatim)
+CACHE_MAX = 200_000  # store values mirrored in memory before the mirror is dropped and refilled
+SWEEP_SECONDS = 60.0  # a county's expired petitions are dropped at most once a minute
+_token_cache: OrderedDict[str, list[str]] = OrderedDict()
+
+
 def tokens(text: str) -> list[str]:
+    hit = _token_cache.get(text)
+    if hit is not None:
+        _token_cache.move_to_end(text)
+        return list(hit)
     import jieba  # loads its dictionary once (~1 s)
 
-    return sorted({t for t in jieba.lcut(text) if len(t) >= 2 and t not in STOP and not t.isdigit()})
+    out = sorted({sys.intern(t) for t in jieba.lcut(text) if len(t) >= 2 and t not in STOP and not t.isdigit()})
+    _token_cache[text] = out
+    if len(_token_cache) > TOKEN_CACHE:
+        _token_cache.popitem(last=False)
+    return list(out)
 
 
 def poisson_tail(c: int, lam: float) -> float:
@@ -67,7 +84,10 @@ def is_hotspot(count: int, baseline: float) -> bool:
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
 
 
 def _hour(at: datetime) -> int:
@@ -78,48 +98,101 @@ class EarlyWarning:
     """Works on a dict-like store (the Faust `early` table, or a dict in tests) with small keys,
     so each petition rewrites a few tiny values instead of one large blob per county:
 
-    * `n|{region}|{topic}|{hour}` and `f|{region}|{topic}|{5-minute bucket}`: counts by event time
-      (hours for the baseline, 5-minute buckets for the sliding last hour), expired as they age out;
-    * `d|{region}|{case_id}`: `[at, tokens]` of a petition of the last 7 days (also the
+    * `n|{region}|{topic}|{hour}`: counts by event time for the baseline, expired after 5 weeks;
+    * `d|{region}|{case_id}`: `[at, tokens, topic]` of a petition of the last 7 days (also the
       idempotency check: a case id seen before changes nothing);
     * `c|{region}`: the class-case clusters raised so far; `a|{dedup_key}`: an alert slot.
 
-    The token index used to find similar petitions is in memory (`docs`), rebuilt from the
-    `d|` keys after a rebalance (`rebuild`)."""
+    The token index used to find similar petitions (`docs`) and the 5-minute counts of the sliding
+    last hour (`buckets`) are in memory, rebuilt from the `d|` keys after a rebalance (`rebuild`):
+    one table write fewer per petition. (Older versions stored the buckets as `f|` keys; `rebuild`
+    still reads those, and `d|` values without a topic.)"""
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, tuple[float, frozenset[str]]]] = {}
+        # write-through mirror of the small count/cluster keys (`n|`, `c|`, `k|`), which
+        # only `on_intake` writes; `a|` slots are also changed by commands, so they are always read
+        # from the store. Dropped on `rebuild` (a rebalance may have moved partitions) and when full.
+        self.cache: dict[str, Any] = {}
+        self._cache_of: Any = None
+        self._swept: dict[str, float] = {}
+        self.buckets: dict[str, dict[int, int]] = {}  # "region|topic" -> 5-minute bucket -> count
 
-    def rebuild(self, items: Any) -> None:
+    def rebuild(self, items: Any, now: datetime | None = None) -> None:
         self.docs = {}
+        self.cache = {}
+        self._cache_of = None
+        self._swept = {}
+        self.buckets = {}
+        floor = int(now.timestamp() // 300) - 12 if now is not None else None
         for key, value in items:
             if key.startswith("d|") and value:
                 _, region, cid = key.split("|", 2)
-                self.docs.setdefault(region, {})[cid] = (float(value[0]), frozenset(value[1]))
+                self.docs.setdefault(region, {})[cid] = (float(value[0]), frozenset(map(sys.intern, value[1])))
+                if len(value) > 2:
+                    self._count(f"{region}|{value[2]}", int(float(value[0]) // 300), 1, floor)
+            elif key.startswith("f|") and value:  # written by older versions
+                _, region, topic, b = key.split("|", 3)
+                self._count(f"{region}|{topic}", int(b), int(value), floor)
+
+    def _count(self, rt: str, bucket: int, n: int, floor: int | None) -> None:
+        if floor is None or bucket >= floor:
+            b = self.buckets.setdefault(rt, {})
+            b[bucket] = b.get(bucket, 0) + n
+
+    # ------------------------------------------------------------ mirrored store access
+    def _get(self, store: Any, key: str) -> Any:
+        if self._cache_of is not store:
+            self.cache, self._cache_of = {}, store
+        try:
+            return self.cache[key]
+        except KeyError:
+            pass
+        value = store.get(key)
+        if len(self.cache) >= CACHE_MAX:
+            self.cache = {}
+        self.cache[key] = value
+        return value
+
+    def _set(self, store: Any, key: str, value: Any) -> None:
+        store[key] = value
+        if self._cache_of is store:
+            self.cache[key] = value
+
+    def _del(self, store: Any, key: str) -> None:
+        if self._get(store, key) is not None:
+            del store[key]
+            self.cache[key] = None
 
     def on_intake(self, store: Any, fact: dict[str, Any], now: datetime) -> tuple[bool, list[AlertRecord]]:
         """Count one petition and return the alerts raised or updated; False for a duplicate."""
         region, topic, cid = fact["region_code"], fact["topic"], fact["case_id"]
         dkey = f"d|{region}|{cid}"
-        if store.get(dkey) is not None:
+        if cid in self.docs.get(region, ()) or store.get(dkey) is not None:  # `d|` values are not mirrored
             return False, []
         at = datetime.fromisoformat(fact["at"])
         h, f = _hour(at), int(at.timestamp() // 300)
-        for key in (f"n|{region}|{topic}|{h}", f"f|{region}|{topic}|{f}"):
-            store[key] = (store.get(key) or 0) + 1
-        for key in (f"n|{region}|{topic}|{h - 24 * 7 * (BASE_WEEKS + 1)}", f"f|{region}|{topic}|{f - 13}"):
-            if store.get(key) is not None:
-                del store[key]
+        key = f"n|{region}|{topic}|{h}"
+        self._set(store, key, (self._get(store, key) or 0) + 1)
+        self._del(store, f"n|{region}|{topic}|{h - 24 * 7 * (BASE_WEEKS + 1)}")
+        floor = min(f, int(now.timestamp() // 300)) - 12  # buckets below are never read again
+        b = self.buckets.setdefault(f"{region}|{topic}", {})
+        for old in [k for k in b if k < floor]:
+            del b[old]
+        self._count(f"{region}|{topic}", f, 1, floor)
         toks = tokens(fact.get("text", ""))
-        store[dkey] = [at.timestamp(), toks]
+        store[dkey] = [at.timestamp(), toks, topic]
         out = self._hotspot(store, region, topic, now, cid)
-        out += self._class(store, region, cid, at, frozenset(toks), now)
+        out += self._class(store, region, cid, at, frozenset(map(sys.intern, toks)), now)
         return True, out
 
     def _hotspot(self, store: Any, region: str, topic: str, now: datetime, cid: str) -> list[AlertRecord]:
         now_f, now_h = int(now.timestamp() // 300), _hour(now)
-        count = sum(store.get(f"f|{region}|{topic}|{b}") or 0 for b in range(now_f - 11, now_f + 1))
-        past = [store.get(f"n|{region}|{topic}|{now_h - 24 * 7 * w}") or 0 for w in range(1, BASE_WEEKS + 1)]
+        b = self.buckets.get(f"{region}|{topic}", {})
+        count = sum(n for k, n in b.items() if now_f - 11 <= k <= now_f)
+        if count < MIN_COUNT:
+            return []  # cannot be a hotspot whatever the baseline (skips the baseline reads)
+        past = [self._get(store, f"n|{region}|{topic}|{now_h - 24 * 7 * w}") or 0 for w in range(1, BASE_WEEKS + 1)]
         baseline = sum(past) / len(past)
         if not is_hotspot(count, baseline):
             return []
@@ -138,23 +211,26 @@ class EarlyWarning:
     def _class(self, store: Any, region: str, cid: str, at: datetime, mine: frozenset[str], now: datetime) -> list[AlertRecord]:
         docs = self.docs.setdefault(region, {})
         floor = (now - timedelta(days=DOC_DAYS)).timestamp()
-        for old in [k for k, (t, _) in docs.items() if t < floor]:
-            del docs[old]
-            if store.get(f"d|{region}|{old}") is not None:
-                del store[f"d|{region}|{old}"]
-        recent = list(docs.items())[-MAX_COMPARE:]  # insertion order: the most recent petitions
-        similar = [k for k, (_, toks) in recent if jaccard(mine, toks) >= SIMILAR] if mine else []
+        if now.timestamp() - self._swept.get(region, float("-inf")) >= SWEEP_SECONDS:
+            self._swept[region] = now.timestamp()
+            for old in [k for k, (t, _) in docs.items() if t < floor]:
+                del docs[old]
+                if store.get(f"d|{region}|{old}") is not None:
+                    del store[f"d|{region}|{old}"]
+        # insertion order: the most recent petitions (expired ones not yet swept are skipped)
+        recent = list(islice(reversed(docs.items()), MAX_COMPARE))[::-1]
+        similar = [k for k, (t, toks) in recent if t >= floor and jaccard(mine, toks) >= SIMILAR] if mine else []
         docs[cid] = (at.timestamp(), mine)
         if not similar:
             return []
-        clusters = dict(store.get(f"c|{region}") or {})
+        clusters = dict(self._get(store, f"c|{region}") or {})
         ids = set(similar)
         for cluster, members in clusters.items():
             if ids & set(members):
-                n = (store.get(f"k|{region}|{cluster}") or len(members)) + 1
-                store[f"k|{region}|{cluster}"] = n
+                n = (self._get(store, f"k|{region}|{cluster}") or len(members)) + 1
+                self._set(store, f"k|{region}|{cluster}", n)
                 clusters[cluster] = (members + [cid])[-MAX_LISTED:]
-                store[f"c|{region}"] = clusters
+                self._set(store, f"c|{region}", clusters)
                 dk = f"class:{region}:{cluster}"
                 slot = store.get(f"a|{dk}")
                 if slot is None or n not in REPUBLISH_AT:
@@ -167,7 +243,7 @@ class EarlyWarning:
         members = sorted(similar, key=lambda k: docs[k][0]) + [cid]
         cluster = members[0]
         clusters[cluster] = members
-        store[f"c|{region}"] = clusters
+        self._set(store, f"c|{region}", clusters)
         dk = f"class:{region}:{cluster}"
         rec = AlertRecord(
             alert_id=alert_id_for(dk), dedup_key=dk, kind="class_case", severity="warning", state="firing",
