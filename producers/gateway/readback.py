@@ -57,7 +57,7 @@ def list_cases(settings: Settings, *, ids: list[str] | None = None, service_code
     """Cases from the ClickHouse read model (server mode only), newest first."""
     if settings.embedded_store:
         raise ListsNotServed()
-    import clickhouse_connect
+    from sinks.store import get_client
 
     where, params = ["1"], {}  # type: ignore[var-annotated]
     if ids:
@@ -80,11 +80,7 @@ def list_cases(settings: Settings, *, ids: list[str] | None = None, service_code
     sql = (f"SELECT * FROM {db}.cases FINAL WHERE {' AND '.join(where)} "
            f"ORDER BY received_at DESC LIMIT {int(limit)}")
     try:
-        client = clickhouse_connect.get_client(dsn=settings.clickhouse_url)
-        try:
-            res = client.query(sql, parameters=params)
-            return [dict(zip(res.column_names, row)) for row in res.result_rows]
-        finally:
-            client.close()
+        res = get_client(settings).query(sql, parameters=params)
+        return [dict(zip(res.column_names, row)) for row in res.result_rows]
     except Exception as exc:
         raise ReadbackUnavailable(f"ClickHouse unavailable: {type(exc).__name__}") from exc
