@@ -1,17 +1,23 @@
 """Benchmark of the streams worker (issue 4, "Performance"). Prints figures; asserts nothing.
 
-    FENGQIAO_KAFKA_BOOTSTRAP=127.0.0.1:19292 .venv/bin/python bench/bench_streams.py [--events 100000]
+    FENGQIAO_KAFKA_BOOTSTRAP=127.0.0.1:19292 .venv/bin/python bench/bench_streams.py \
+        [--events 100000] [--workers 1,2] [--open-cases 100000,1000000]
 
 1. Produce the simulator's event mix (`producers.simulator.generate_events`, `--rate`
    petitions per second of event time, centred on now, so most deadlines of the default
    policy lie ahead) to a fresh events topic.
-2. Raw baseline: an aiokafka consume loop over the same topic (decode nothing).
-3. A real `fengqiao streams` worker (default store: rocksdb:// when rocksdict is installed)
-   consumes the backlog: events/s from its first to its last applied event (health view),
-   and its RSS with that many open cases.
+2. Baselines on that topic: a raw aiokafka consume loop (decode nothing), and Faust's own
+   ceiling on the worker's app settings: an agent that only counts, and one that also
+   writes one table value per event (`bench/faust_ceiling.py`).
+3. Real `fengqiao streams` workers (default store: rocksdb:// when rocksdict is installed)
+   consume the backlog: events/s from the first to the last applied event (health views),
+   and their RSS with that many cases. `--workers 1,2` repeats the run with that many
+   workers sharing the partitions (one per core): rates and RSS are summed.
 4. Alert latency: 300 urgent cases whose sign overdue instant falls 5–20 s ahead
    (received/assigned 29m40s–29m55s ago under the default 30-minute urgent sign target);
    latency = time the alert is read from the alerts topic − the due instant; p50/p99.
+5. Memory: `--open-cases N` produces N `petition.received` events (the simulator's texts,
+   new case ids) to a fresh topic and reports the workers' RSS once all are applied.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
+import threading
 import sys
 import time
 import uuid
@@ -34,7 +42,7 @@ import httpx  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
 from fengqiao.settings import Settings, Topics  # noqa: E402
-from tests.integration.streams_harness import Worker, event, received, worker_env  # noqa: E402
+from tests.integration.streams_harness import Worker, event, free_port, received, worker_env  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -51,12 +59,12 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> flo
     return time.perf_counter() - t
 
 
-async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+async def raw_consume(bootstrap: str, topic: str, n: int, partitions: int = 4) -> float:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await c.start()
-    tps = [TopicPartition(topic, p) for p in range(4)]
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
     c.assign(tps)
     await c.seek_to_beginning(*tps)
     got, t0 = 0, time.perf_counter()
@@ -87,20 +95,159 @@ def health(port: int) -> dict:
     return httpx.get(f"http://127.0.0.1:{port}/health/", timeout=10).json()
 
 
+def faust_ceiling(settings: Settings, work: Path, n: int, mode: str) -> float:
+    """Events/s of an agent that only counts (mode `none`) or writes one table value (`table`)."""
+    env = worker_env(settings, CEILING_EVENTS=str(n), CEILING_MODE=mode, CEILING_WORKDIR=str(work / f"ceiling-{mode}"),
+                     CEILING_WEB_PORT=str(free_port()))
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_ceiling.py")), "worker", "-l", "warn"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    for line in (out.stdout + out.stderr).splitlines():  # faust redirects print() to its log
+        if '{"mode"' in line:
+            return float(json.loads(line[line.index('{"mode"'):])["rate"])
+    raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+
+
+def fresh_settings(bootstrap: str, partitions: int) -> tuple[Settings, Path, str]:
+    tag = f"b{uuid.uuid4().hex[:6]}"
+    topics = Topics(events=f"{tag}.events", alerts=f"{tag}.alerts", commands=f"{tag}.commands", stats=f"{tag}.stats",
+                    dlq=f"{tag}.dlq", cases=f"{tag}.cases", partitions=partitions)
+    work = Path(f"/tmp/streams-bench/{tag}")
+    work.mkdir(parents=True, exist_ok=True)
+    settings = Settings(kafka_bootstrap=bootstrap, topics=topics, data_dir=work / "data",
+                        streams={"app_id": f"it-{tag}"})  # the app id worker_env derives from the topics
+    from streams.main import ensure_topics
+
+    ensure_topics(settings)  # the topic layout the worker expects
+    return settings, work, tag
+
+
+def start_workers(settings: Settings, work: Path, n: int, store: str) -> list[Worker]:
+    env = worker_env(settings, FENGQIAO_STREAMS__STORE=store, FENGQIAO_STREAMS__AUTO_DISPATCH_AFTER_SECONDS="86400")
+    ws = [Worker(env, work / f"w{i}", work / f"worker{i}.log") for i in range(n)]
+    for w in ws:
+        w.wait_ready(120)
+    time.sleep(1.0)
+    for w in ws:  # the last worker to join triggered a rebalance: wait until every one is ready again
+        w.wait_ready(120)
+    return ws
+
+
+def drain(ws: list[Worker], expected: int | None = None) -> tuple[float, int, float]:
+    """Poll the workers' health views until the backlog is applied; (events/s, applied, CPU share)."""
+    first = last = None
+    applied_prev, still = -1, 0
+    cpu_first = cpu_last = 0.0
+    while True:
+        hs = [health(w.port) for w in ws]
+        applied = sum(h["events_applied"] for h in hs)
+        now = time.perf_counter()
+        if applied > 0 and first is None:
+            first, cpu_first = (now, applied), sum(cpu_seconds(w.proc.pid) for w in ws)
+        lag = sum(v for h in hs for k, v in h["lag"].items() if "changelog" not in k)
+        still = still + 1 if applied == applied_prev else 0
+        if first and (expected is None or applied >= expected) and lag == 0 and still >= 4:
+            break
+        if applied != applied_prev:
+            last, cpu_last = (now, applied), sum(cpu_seconds(w.proc.pid) for w in ws)
+        applied_prev = applied
+        time.sleep(0.5)
+    assert first and last
+    span = max(1e-9, last[0] - first[0])
+    return (last[1] - first[1]) / span, last[1], (cpu_last - cpu_first) / span
+
+
+class Load(threading.Thread):
+    """Background traffic at a steady rate (events/s) while the latency is measured."""
+
+    def __init__(self, bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], rate: float):
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.items, self.rate = bootstrap, topic, items, rate
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        p = KafkaProducer(bootstrap_servers=self.bootstrap, acks=1, linger_ms=5)
+        t0 = time.perf_counter()
+        for k, v in self.items:
+            if self.stop.is_set():
+                break
+            p.send(self.topic, key=k, value=v)
+            self.sent += 1
+            ahead = self.sent / self.rate - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        p.flush()
+        p.close()
+
+
+def alert_latency(settings: Settings, tag: str, n: int, load: Load | None = None) -> str:
+    """Urgent cases whose sign overdue instant falls 5..20 s ahead; due instant -> read from the topic."""
+    bootstrap, topics = settings.kafka_bootstrap, settings.topics
+    now = datetime.now(TZ)
+    lat_items, due = [], {}
+    for i in range(n):
+        ahead = 5 + 15 * i / n
+        at = now - timedelta(minutes=30) + timedelta(seconds=ahead)
+        cid = f"L{tag}{i}"
+        r = received(cid, at, urgency="urgent")
+        a = event(cid, "case.assigned", at, {"department": "d", "level": "city"})
+        lat_items += [(cid.encode(), json.dumps(x, ensure_ascii=False).encode()) for x in (r, a)]
+        due[f"sla:{cid}:sign:overdue:0"] = at + timedelta(minutes=30)
+    consumer = KafkaConsumer(topics.alerts, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                             enable_auto_commit=False, group_id=None)
+    consumer.poll(timeout_ms=1000)
+    if load is not None:
+        load.start()
+    produce(bootstrap, topics.events, lat_items)
+    lat: dict[str, float] = {}
+    end = time.time() + 45
+    while time.time() < end and len(lat) < len(due):
+        for recs in consumer.poll(timeout_ms=200).values():
+            seen = datetime.now(TZ)
+            for rec in recs:
+                a = json.loads(rec.value)
+                if a["dedup_key"] in due and a["version"] == 1:
+                    lat[a["dedup_key"]] = (seen - due[a["dedup_key"]]).total_seconds()
+    consumer.close()
+    if load is not None:
+        load.stop.set()
+        load.join()
+    vals = sorted(lat.values())
+    under = f" under {load.rate:,.0f} ev/s of background traffic" if load is not None else " (idle worker)"
+    if not vals:
+        return f"alert latency{under}: 0/{len(due)} alerts seen"
+    p99 = vals[min(len(vals) - 1, int(0.99 * len(vals)))]
+    return (f"alert latency{under} (due instant -> read from topic), {len(vals)}/{len(due)} alerts: "
+            f"p50 {statistics.median(vals) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, min {vals[0] * 1000:.0f} ms")
+
+
+def open_case_items(evs: list, n: int) -> list[tuple[bytes, bytes]]:
+    """n `petition.received` events: the simulator's received events, cloned with new case ids."""
+    base = [e for e in evs if e.event_type == "petition.received"]
+    out = []
+    for i in range(n):
+        e = base[i % len(base)]
+        cid = f"M{i:08d}"
+        ev = e.model_copy(update={"case_id": cid, "event_id": uuid.UUID(int=i + 1)})
+        out.append((cid.encode(), ev.to_json()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--store", default="rocksdb://")
     ap.add_argument("--latency-cases", type=int, default=300)
     ap.add_argument("--rate", type=float, default=2.0, help="new petitions per second of event time")
+    ap.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--open-cases", default="", help="memory runs: open-case counts, comma-separated (e.g. 100000,1000000)")
+    ap.add_argument("--no-ceiling", action="store_true")
+    ap.add_argument("--no-mix", action="store_true", help="only the --open-cases memory runs")
+    ap.add_argument("--load-share", type=float, default=0.5,
+                    help="background traffic during the second latency run, as a share of the sustained rate")
     args = ap.parse_args()
     bootstrap = os.environ.get("FENGQIAO_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    tag = f"b{uuid.uuid4().hex[:6]}"
-    topics = Topics(events=f"{tag}.events", alerts=f"{tag}.alerts", commands=f"{tag}.commands", stats=f"{tag}.stats",
-                    dlq=f"{tag}.dlq", cases=f"{tag}.cases", partitions=4)
-    work = Path(f"/tmp/streams-bench/{tag}")
-    work.mkdir(parents=True, exist_ok=True)
-    settings = Settings(kafka_bootstrap=bootstrap, topics=topics, data_dir=work / "data")
 
     from producers.simulator import generate_events
 
@@ -108,81 +255,52 @@ def main() -> None:
     evs = generate_events(7, args.events, start=datetime.now(TZ) - timedelta(seconds=args.events / args.rate / 2),
                           rate=args.rate)
     items = [(e.key(), e.to_json()) for e in evs]
+    load_items = [(e.key(), e.to_json()) for e in generate_events(8, 50_000, start=datetime.now(TZ), rate=args.rate)]
     opened = len({e.case_id for e in evs if e.event_type == "petition.received"})
     print(f"generated {len(items)} events ({opened} cases) in {time.perf_counter() - t:.1f} s")
-    from streams.main import ensure_topics
 
-    ensure_topics(Settings(kafka_bootstrap=bootstrap, topics=topics,
-                           streams={"app_id": f"it-{tag}"}))  # same topic layout the worker expects
-    dt = produce(bootstrap, topics.events, items)
-    print(f"produced in {dt:.1f} s ({len(items) / dt:,.0f} ev/s)")
+    raw = None
+    for n_workers in [] if args.no_mix else [int(x) for x in args.workers.split(",") if x]:
+        settings, work, tag = fresh_settings(bootstrap, args.partitions)
+        dt = produce(bootstrap, settings.topics.events, items)
+        print(f"\n== {n_workers} worker(s), {args.partitions} partitions: produced in {dt:.1f} s ({len(items) / dt:,.0f} ev/s)")
+        if raw is None:
+            raw = asyncio.run(raw_consume(bootstrap, settings.topics.events, len(items), args.partitions))
+            print(f"raw aiokafka consume loop: {raw:,.0f} ev/s")
+            if not args.no_ceiling:
+                for mode in ("none", "table"):
+                    c = faust_ceiling(settings, work, len(items), mode)
+                    print(f"faust ceiling ({'agent that only counts' if mode == 'none' else 'one table write per event'}): "
+                          f"{c:,.0f} ev/s")
+        ws = start_workers(settings, work, n_workers, args.store)
+        try:
+            rss0 = sum(rss_mb(w.proc.pid) for w in ws)
+            rate, applied, cpu = drain(ws)
+            print(f"worker(s): {applied:,} events applied, sustained {rate:,.0f} ev/s (ratio to raw loop {rate / raw:.2%}), "
+                  f"store {args.store}, CPU {cpu:.0%} of one core")
+            print(f"worker RSS: {rss0:.0f} MB idle, {sum(rss_mb(w.proc.pid) for w in ws):.0f} MB with ~{opened:,} cases")
+            print(alert_latency(settings, tag, args.latency_cases))
+            load = Load(bootstrap, settings.topics.events, load_items, rate * args.load_share)
+            print(alert_latency(settings, tag + "u", args.latency_cases, load))
+        finally:
+            print(f"worker exit codes on SIGTERM: {[w.stop() for w in ws]}")
 
-    raw = asyncio.run(raw_consume(bootstrap, topics.events, len(items)))
-    print(f"raw aiokafka consume loop: {raw:,.0f} ev/s")
-
-    env = worker_env(settings, FENGQIAO_STREAMS__STORE=args.store, FENGQIAO_STREAMS__AUTO_DISPATCH_AFTER_SECONDS="86400")
-    w = Worker(env, work / "w", work / "worker.log")
-    try:
-        w.wait_ready(120)
-        rss0 = rss_mb(w.proc.pid)
-        first = last = None
-        applied_prev, still = -1, 0
-        cpu_first = cpu_last = 0.0
-        while True:
-            h = health(w.port)
-            now = time.perf_counter()
-            if h["events_applied"] > 0 and first is None:
-                first = (now, h["events_applied"])
-                cpu_first = cpu_seconds(w.proc.pid)
-            lag = sum(v for k, v in h["lag"].items() if "changelog" not in k)  # events and internal topics
-            still = still + 1 if h["events_applied"] == applied_prev else 0
-            if first and lag == 0 and still >= 4:  # idle for 2 s: buffered events are applied too
-                break
-            if h["events_applied"] != applied_prev:
-                last = (now, h["events_applied"])
-                cpu_last = cpu_seconds(w.proc.pid)
-            applied_prev = h["events_applied"]
-            time.sleep(0.5)
-        assert first and last
-        rate = (last[1] - first[1]) / max(1e-9, last[0] - first[0])
-        print(f"worker: {last[1]:,} events applied, sustained {rate:,.0f} ev/s "
-              f"(ratio to raw loop {rate / raw:.2%}), store {args.store}, worker CPU "
-              f"{(cpu_last - cpu_first) / max(1e-9, last[0] - first[0]):.0%} of one core")
-        print(f"worker RSS: {rss0:.0f} MB idle, {rss_mb(w.proc.pid):.0f} MB with ~{opened:,} cases "
-              f"({h['timers']:,} timers)")
-
-        # alert latency: overdue instants 5..20 s ahead
-        now = datetime.now(TZ)
-        lat_items, due = [], {}
-        for i in range(args.latency_cases):
-            ahead = 5 + 15 * i / args.latency_cases
-            at = now - timedelta(minutes=30) + timedelta(seconds=ahead)
-            cid = f"L{tag}{i}"
-            r = received(cid, at, urgency="urgent")
-            a = event(cid, "case.assigned", at, {"department": "d", "level": "city"})
-            lat_items += [(cid.encode(), json.dumps(x, ensure_ascii=False).encode()) for x in (r, a)]
-            due[f"sla:{cid}:sign:overdue:0"] = at + timedelta(minutes=30)
-        consumer = KafkaConsumer(topics.alerts, bootstrap_servers=bootstrap, auto_offset_reset="latest",
-                                 enable_auto_commit=False, group_id=None)
-        consumer.poll(timeout_ms=1000)
-        produce(bootstrap, topics.events, lat_items)
-        lat: dict[str, float] = {}
-        end = time.time() + 45
-        while time.time() < end and len(lat) < len(due):
-            for recs in consumer.poll(timeout_ms=200).values():
-                seen = datetime.now(TZ)
-                for rec in recs:
-                    a = json.loads(rec.value)
-                    if a["dedup_key"] in due and a["version"] == 1:
-                        lat[a["dedup_key"]] = (seen - due[a["dedup_key"]]).total_seconds()
-        consumer.close()
-        vals = sorted(lat.values())
-        if vals:
-            p99 = vals[min(len(vals) - 1, int(0.99 * len(vals)))]
-            print(f"alert latency (due instant -> read from topic), {len(vals)}/{len(due)} alerts: "
-                  f"p50 {statistics.median(vals) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, min {vals[0] * 1000:.0f} ms")
-    finally:
-        print(f"worker exit code on SIGTERM: {w.stop()}")
+    for n_cases in [int(x) for x in args.open_cases.split(",") if x]:
+        n_workers = max(int(x) for x in args.workers.split(",") if x)
+        settings, work, tag = fresh_settings(bootstrap, args.partitions)
+        cases = open_case_items(evs, n_cases)
+        dt = produce(bootstrap, settings.topics.events, cases)
+        print(f"\n== memory: {n_cases:,} open cases, {n_workers} worker(s): produced in {dt:.1f} s")
+        ws = start_workers(settings, work, n_workers, args.store)
+        try:
+            rss0 = [rss_mb(w.proc.pid) for w in ws]
+            rate, applied, _ = drain(ws, expected=n_cases)
+            rss = [rss_mb(w.proc.pid) for w in ws]
+            print(f"applied {applied:,} at {rate:,.0f} ev/s; RSS idle {sum(rss0):.0f} MB -> {sum(rss):.0f} MB "
+                  f"(per worker {', '.join(f'{r:.0f}' for r in rss)} MB), "
+                  f"{(sum(rss) - sum(rss0)) * 1024 / max(1, applied):.2f} KB per case above idle")
+        finally:
+            print(f"worker exit codes on SIGTERM: {[w.stop() for w in ws]}")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ async def fire_due(rt: Any) -> int:
     due = rt.heap.pop_due(rt.clock().timestamp())
     tick = b'{"op":"tick"}'
     for case_id in due:
-        await rt.topics.case_ops.send(key=case_id.encode(), value=tick)
+        await rt.send(rt.topics.case_ops, case_id.encode(), tick)
     return len(due)
 
 
@@ -130,7 +130,7 @@ async def publish_partials(rt: Any) -> None:
         parts = c.partials(now)
         for pref in all_prefectures():
             body = {"p": p, "pref": pref, "at": now.isoformat(), "r": parts.get(pref, {})}
-            await rt.topics.stat_parts.send(key=pref.encode(), value=json.dumps(body, ensure_ascii=False).encode())
+            await rt.send(rt.topics.stat_parts, pref.encode(), json.dumps(body, ensure_ascii=False).encode())
 
 
 def escalation_event(entry: dict[str, Any], cmd: dict[str, Any]) -> Out:

@@ -40,9 +40,9 @@ def register(rt: Any) -> None:
                 continue
             body = cmd.model_dump(mode="json")
             if cmd.type in ("alert.acknowledge", "alert.silence"):
-                await t.alert_index.send(key=cmd.alert_id.encode(), value=json.dumps({"op": "cmd", "cmd": body}).encode())
+                await rt.send(t.alert_index, cmd.alert_id.encode(), json.dumps({"op": "cmd", "cmd": body}).encode())
             elif cmd.type == "case.escalate":
-                await t.case_ops.send(key=cmd.case_id.encode(), value=json.dumps({"op": "escalate", "cmd": body}).encode())
+                await rt.send(t.case_ops, cmd.case_id.encode(), json.dumps({"op": "escalate", "cmd": body}).encode())
             # case.reveal_contact is an audit record only (stored by the sink)
 
     @app.agent(app.topic(t.alert_index.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
@@ -61,7 +61,7 @@ def register(rt: Any) -> None:
                 continue
             target = t.case_ops if owner["owner"] == "case" else t.early
             body = {"op": "cmd", "cmd": cmd, "dk": owner.get("dk")}
-            await target.send(key=owner["key"].encode(), value=json.dumps(body).encode())
+            await rt.send(target, owner["key"].encode(), json.dumps(body).encode())
 
     @app.agent(app.topic(t.stat_parts.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
                name="stat-parts")
@@ -88,15 +88,15 @@ def register(rt: Any) -> None:
                 new = al.apply_command(slot, msg["cmd"], now, rt.logic.renotify) if slot else None
                 if new is not None:
                     early[f"a|{dk}"] = new
-                    await t.alerts.send(key=dk.encode(), value=al.encode(new["r"]))
+                    await rt.send(t.alerts, dk.encode(), al.encode(new["r"]))
                 continue
             _, recs = rt.ew.on_intake(early, msg, now)
             for rec in recs:
-                await t.alerts.send(key=rec.dedup_key.encode(), value=rec.to_json())
+                await rt.send(t.alerts, rec.dedup_key.encode(), rec.to_json())
                 if rec.version == 1:
                     idx = {"op": "index", "alert_id": rec.alert_id, "owner": "region", "key": region,
                            "dk": rec.dedup_key}
-                    await t.alert_index.send(key=rec.alert_id.encode(), value=json.dumps(idx).encode())
+                    await rt.send(t.alert_index, rec.alert_id.encode(), json.dumps(idx).encode())
 
     @early.on_recover
     async def _early_recovered() -> None:
@@ -121,7 +121,7 @@ async def publish_region_stats(rt: Any) -> int:
         if len(rt.totals.parts.get(pref, {})) < n_parts:
             continue
         for rec in rt.totals.region_stats(pref, now):
-            await rt.topics.stats.send(key=rec.region_code.encode(), value=rec.to_json())
+            await rt.send(rt.topics.stats, rec.region_code.encode(), rec.to_json())
             sent += 1
     rt.stats_published += sent
     return sent

@@ -1,71 +1,70 @@
 """Early warning (DESIGN.md section 4): hotspots (未诉先办) and class cases (类案), pure logic.
 
-State lives in the `early` table, in small keys prefixed by the region code's record type
-(see `EarlyWarning`); the early topic is keyed by region code, so one region's keys live in
-one partition.
+State lives in the `early` table, in small keys prefixed by the region code's record type (see
+`EarlyWarning`); the early topic is keyed by region code, so one region's keys live in one partition.
 
-Hotspot test (chosen so it does not fire on noise): let c be the region×topic count over
-the last hour (twelve 5-minute buckets by event time) and λ the baseline = mean count of the same hour-of-week over the
-previous 4 weeks, floored at `BASE_FLOOR` (so a topic never seen before is not "infinitely
-above baseline"). Fire when c ≥ `MIN_COUNT` and the Poisson upper tail P(X ≥ c | λ) <
-`P_VALUE` (1e-4). With λ at its floor of 0.5 that needs c ≥ 6; with λ = 3 it needs c ≥ 12.
-Raised once per (region, topic, hour window) — the dedup key carries the window start.
+Hotspot test (chosen so it does not fire on noise): let c be the region×topic count over the last
+hour (twelve 5-minute buckets by event time) and λ the baseline = mean count of the same hour-of-week
+over the previous 4 weeks, floored at `BASE_FLOOR` (so a topic never seen before is not "infinitely
+above baseline"). Fire when c ≥ `MIN_COUNT` and the Poisson upper tail P(X ≥ c | λ) < `P_VALUE`
+(1e-4). With λ at its floor of 0.5 that needs c ≥ 6; with λ = 3 it needs c ≥ 12. Raised once per
+(region, topic, hour window) — the dedup key carries the window start.
 
-Class case: jieba tokens (length ≥ 2, stopwords dropped) per petition; two petitions in one
-county within 7 days are similar when the Jaccard index of their token sets ≥ `SIMILAR`.
-When a petition has ≥ `CLASS_MIN - 1` similar ones, the group is a class case, raised once
-(`class:{county}:{cluster_id}`, cluster id = the first member's case id); a later similar
-petition joins the existing cluster; the alert is re-published with the longer list when
-the cluster reaches 4, 5, 10, 20, 50, 100 … members (not on every petition), listing at most
-the last 100 case ids. Each petition is compared with its county's 500 most recent ones.
+Class case: jieba tokens (HMM on, length ≥ 2, stopwords and numbers dropped) per petition; two
+petitions in one county within 7 days (event time) are similar when the Jaccard index of their token
+sets ≥ `SIMILAR`. When a petition has ≥ `CLASS_MIN - 1` similar ones, the group is a class case,
+raised once (`class:{county}:{cluster_id}`, cluster id = the first member's case id); a later similar
+petition joins the existing cluster; the alert is re-published with the longer list when the cluster
+reaches 4, 5, 10, 20, 50, 100 … members (not on every petition), listing at most the last 100 case
+ids. Each petition is compared with its county's `MAX_COMPARE` (500) most recent ones (arrival order).
+
+Tokens and the per-county ring live in `streams/similarity.py`; this module decides and raises.
+
+Cost (bench/bench_early.py): CPU per petition does not grow with a county's history, and memory is
+bounded by counties × 500 petitions (~200 KB per county) plus fixed-size caches, not by petitions.
+
+* Tokens: jieba cuts each run of Han/alphanumeric characters (a "block"; punctuation and spaces split
+  them) on its own, so tokens are cut and cached per block — clauses repeat far more than whole
+  texts — with exactly jieba's result on the whole text; a block differing from a seen one only in
+  its digits is cut like it (`_words`). HMM stays on: off saves ~30 % of a cut but changes the
+  token sets of ~40 % of texts (and ~2 % of the class cases).
+* Similarity: a county's `_Ring` holds its 500 most recent petitions as arrays: 512-bit sets of
+  hashed tokens (bit `crc32(token) % 512`), popcounts, event times, case ids, and the tokens' 64-bit
+  `hash` values. A new petition is compared with all of them in one vectorised step on the 512-bit
+  sets (inter = popcount(A & B), union = |A| + |B| − inter) at the lower threshold `PREFILTER`; the
+  candidates are then checked exactly (Jaccard on the 64-bit hashes). A collision in 512 bits can
+  raise the hashed index (the exact check rejects) or, when two shared tokens collide, lower it by
+  ~1/union, which the 0.05 margin absorbs: no similar pair of 9,600 on the simulator was missed.
+* Bounded state: a petition leaves its ring, and its `d|` key is deleted, when the 501st newer one of
+  its county arrives or when it is older than 7 days. A cluster none of whose listed members is in
+  the ring can no longer be joined: its key is deleted. Each cluster is one small key (the previous
+  version rewrote all clusters of a county, one growing value, on every join). A re-delivered
+  petition is recognised while it is in its ring (the county's last 500), not for a full 7 days.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from collections import OrderedDict
-from datetime import datetime, timedelta
-from itertools import islice
+from datetime import datetime
 from typing import Any
 
 from fengqiao.records import AlertRecord
 from fengqiao.regions import name_of
 
 from streams.alerts import alert_id_for, change
+from streams.similarity import (  # noqa: F401 - re-exported: the tests and the bench reach them here
+    MAX_COMPARE, SIMILAR, STOP, TEXT_CACHE, Analysis, _analysed, _texts, analyse)
+from streams.similarity import Ring as _Ring
 
 MIN_COUNT = 6
 P_VALUE = 1e-4
 BASE_FLOOR = 0.5
 BASE_WEEKS = 4
-SIMILAR = 0.45
-MAX_COMPARE = 500  # a petition is compared with the county's 500 most recent ones
 MAX_LISTED = 100  # case ids listed in a class-case alert (the message gives the full count)
 REPUBLISH_AT = frozenset({4, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000})  # member counts that update the alert
 CLASS_MIN = 3
-DOC_DAYS = 7
-STOP = frozenset("我们 你们 他们 这个 那个 一个 没有 什么 怎么 因为 所以 但是 已经 还是 希望 请求 问题 情况 反映 相关 进行 要求 我家 现在 一直 如果 可以 能够 这样 自己 时候 帮助 解决 处理".split())
-
-
-TOKEN_CACHE = 5_000  # texts whose tokens are remembered (form letters and copies repeat verbatim)
-CACHE_MAX = 200_000  # store values mirrored in memory before the mirror is dropped and refilled
-SWEEP_SECONDS = 60.0  # a county's expired petitions are dropped at most once a minute
-_token_cache: OrderedDict[str, list[str]] = OrderedDict()
-
-
-def tokens(text: str) -> list[str]:
-    hit = _token_cache.get(text)
-    if hit is not None:
-        _token_cache.move_to_end(text)
-        return list(hit)
-    import jieba  # loads its dictionary once (~1 s)
-
-    out = sorted({sys.intern(t) for t in jieba.lcut(text) if len(t) >= 2 and t not in STOP and not t.isdigit()})
-    _token_cache[text] = out
-    if len(_token_cache) > TOKEN_CACHE:
-        _token_cache.popitem(last=False)
-    return list(out)
-
+DOC_SECONDS = 7 * 86400
+CACHE_MAX = 20_000  # store values mirrored in memory before the mirror is dropped and refilled
 
 def poisson_tail(c: int, lam: float) -> float:
     """P(X ≥ c) for X ~ Poisson(λ)."""
@@ -83,64 +82,122 @@ def is_hotspot(count: int, baseline: float) -> bool:
     return count >= MIN_COUNT and poisson_tail(count, max(baseline, BASE_FLOOR)) < P_VALUE
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    inter = len(a & b)
-    return inter / (len(a) + len(b) - inter)
-
-
-def _hour(at: datetime) -> int:
-    return int(at.timestamp() // 3600)
-
-
 class EarlyWarning:
-    """Works on a dict-like store (the Faust `early` table, or a dict in tests) with small keys,
-    so each petition rewrites a few tiny values instead of one large blob per county:
+    """Works on a dict-like store (the Faust `early` table, or a dict in tests) with small keys:
 
-    * `n|{region}|{topic}|{hour}`: counts by event time for the baseline, expired after 5 weeks;
-    * `d|{region}|{case_id}`: `[at, tokens, topic]` of a petition of the last 7 days (also the
-      idempotency check: a case id seen before changes nothing);
-    * `c|{region}`: the class-case clusters raised so far; `a|{dedup_key}`: an alert slot.
+    * `n|{region}|{topic}|{hour}`: counts by event time for the baseline, expired after 5 weeks
+      (a county's latest hour is held in memory until its next hour starts, see `_tally`);
+    * `d|{region}|{case_id}`: `[at, tokens, topic]` of a petition in its county's ring (also the
+      idempotency check), deleted when it leaves the ring;
+    * `c|{region}|{cluster}`: a live class-case cluster, `{"m": last 100 case ids, "n": members}`,
+      deleted when it can no longer grow; `a|{dedup_key}`: an alert slot.
 
-    The token index used to find similar petitions (`docs`) and the 5-minute counts of the sliding
-    last hour (`buckets`) are in memory, rebuilt from the `d|` keys after a rebalance (`rebuild`):
-    one table write fewer per petition. (Older versions stored the buckets as `f|` keys; `rebuild`
-    still reads those, and `d|` values without a topic.)"""
+    The rings (with their clusters) and the 5-minute counts of the sliding last hour (`buckets`)
+    are in memory, rebuilt from the keys after a rebalance (`rebuild`; a county with over 500
+    petitions in the last hour then misses the counts of the evicted ones). `rebuild` still reads
+    what older versions wrote — `f|` hour buckets, `d|` values without topic, all clusters of a
+    county in one `c|{region}` value with `k|{region}|{cluster}` counts — and has the county's next
+    petition rewrite or delete those keys."""
 
     def __init__(self) -> None:
-        self.docs: dict[str, dict[str, tuple[float, frozenset[str]]]] = {}
-        # write-through mirror of the small count/cluster keys (`n|`, `c|`, `k|`), which
-        # only `on_intake` writes; `a|` slots are also changed by commands, so they are always read
-        # from the store. Dropped on `rebuild` (a rebalance may have moved partitions) and when full.
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rings: dict[str, _Ring] = {}
+        # write-through mirror of the `n|` counts, which only `on_intake` writes. Dropped on `rebuild`
+        # (a rebalance may have moved partitions) and when full.
         self.cache: dict[str, Any] = {}
         self._cache_of: Any = None
-        self._swept: dict[str, float] = {}
         self.buckets: dict[str, dict[int, int]] = {}  # "region|topic" -> 5-minute bucket -> count
+        self._window: tuple[int, Any, str] = (0, None, "")  # hour, tz, its form in dedup keys
+        self._pending: dict[str, dict[str, Any]] = {}  # region -> key -> value (None: delete) from `rebuild`
+        self._hours: dict[str, tuple[int, dict[str, int]]] = {}  # region -> open hour, topic -> count not yet in `n|`
 
     def rebuild(self, items: Any, now: datetime | None = None) -> None:
-        self.docs = {}
-        self.cache = {}
-        self._cache_of = None
-        self._swept = {}
-        self.buckets = {}
+        self._reset()
         floor = int(now.timestamp() // 300) - 12 if now is not None else None
+        cut = now.timestamp() - DOC_SECONDS if now is not None else -math.inf
+        docs: dict[str, list[tuple[float, str, list[str]]]] = {}
+        clusters: dict[str, dict[str, dict[str, Any]]] = {}
+        legacy: dict[str, dict[str, Any]] = {}  # region -> {"c": clusters, "k": counts}
         for key, value in items:
-            if key.startswith("d|") and value:
-                _, region, cid = key.split("|", 2)
-                self.docs.setdefault(region, {})[cid] = (float(value[0]), frozenset(map(sys.intern, value[1])))
+            kind, region, rest = (key.split("|", 2) + ["", ""])[:3]
+            if kind == "d" and value:
+                docs.setdefault(region, []).append((float(value[0]), rest, value[1] or [], value[2] if len(value) > 2 else ""))
                 if len(value) > 2:
                     self._count(f"{region}|{value[2]}", int(float(value[0]) // 300), 1, floor)
-            elif key.startswith("f|") and value:  # written by older versions
-                _, region, topic, b = key.split("|", 3)
+            elif kind == "c" and value:
+                if rest:
+                    clusters.setdefault(region, {})[rest] = value
+                else:  # older versions: one value per county, counts in `k|` keys
+                    legacy.setdefault(region, {"c": {}, "k": {}})["c"] = value
+                    self._later(region, key, None)
+            elif kind == "k" and value:
+                legacy.setdefault(region, {"c": {}, "k": {}})["k"][rest] = value
+                self._later(region, key, None)
+            elif kind == "f" and value:  # older versions' hour buckets
+                topic, b = rest.split("|", 1)
                 self._count(f"{region}|{topic}", int(b), int(value), floor)
+                if floor is not None and int(b) < floor:
+                    self._later(region, key, None)
+        for region, old in legacy.items():
+            for c, members in old["c"].items():
+                clusters.setdefault(region, {})[c] = v = {"m": members, "n": old["k"].get(c) or len(members)}
+                self._later(region, f"c|{region}|{c}", v)
+        for region, ds in docs.items():
+            ds.sort()  # by event time: the ring's arrival order is not stored
+            keep = [d for d in ds if d[0] >= cut][-MAX_COMPARE:]
+            for _, cid, _, _ in ds[: len(ds) - len(keep)]:
+                self._later(region, f"d|{region}|{cid}", None)
+            ring = self.rings[region] = _Ring()
+            for t, cid, toks, _ in keep:
+                ring.add(cid, _analysed(toks), t)
+            if keep and keep[-1][3]:  # the open hour's counts, not written yet (see `_tally`)
+                last = int(keep[-1][0] // 3600)
+                tally: dict[str, int] = {}
+                for t, _, _, topic in keep:
+                    if int(t // 3600) == last and topic:
+                        tally[topic] = tally.get(topic, 0) + 1
+                self._hours[region] = (last, tally)
+        for region, cs in clusters.items():
+            ring = self.rings.setdefault(region, _Ring())
+            for c, v in cs.items():
+                ring.keep(c, v)
+            for c in ring.dead(list(cs)):
+                self._later(region, f"c|{region}|{c}", None)
+            ring.suspects.clear()
+
+    def _tally(self, store: Any, region: str, topic: str, h: int) -> None:
+        """Count a petition for the baseline. A county's open (latest) hour is counted in memory and
+        written when its first petition of a later hour arrives: one `n|` write per county, topic
+        and hour instead of one per petition (table writes are the worker's dearest operation).
+        A late petition for an hour already written adds to its key directly. After a rebalance
+        the open hour is recounted from the ring (`rebuild`)."""
+        open_h, counts = self._hours.get(region, (None, {}))
+        if open_h is None or h > open_h:
+            if open_h is not None:
+                self._flush(store, region, open_h, counts)
+            self._hours[region] = (h, {topic: 1})
+        elif h == open_h:
+            counts[topic] = counts.get(topic, 0) + 1
+        else:
+            self._flush(store, region, h, {topic: 1})
+
+    def _flush(self, store: Any, region: str, h: int, counts: dict[str, int]) -> None:
+        for topic, n in counts.items():
+            key = f"n|{region}|{topic}|{h}"
+            self._set(store, key, (self._get(store, key) or 0) + n)
+            self._del(store, f"n|{region}|{topic}|{h - 24 * 7 * (BASE_WEEKS + 1)}")
+
+    def _later(self, region: str, key: str, value: Any) -> None:
+        self._pending.setdefault(region, {})[key] = value
 
     def _count(self, rt: str, bucket: int, n: int, floor: int | None) -> None:
         if floor is None or bucket >= floor:
             b = self.buckets.setdefault(rt, {})
             b[bucket] = b.get(bucket, 0) + n
 
-    # ------------------------------------------------------------ mirrored store access
+    # ------------------------------------------------------------ store access
     def _get(self, store: Any, key: str) -> Any:
         if self._cache_of is not store:
             self.cache, self._cache_of = {}, store
@@ -164,41 +221,64 @@ class EarlyWarning:
             del store[key]
             self.cache[key] = None
 
+    @staticmethod
+    def _drop(store: Any, key: str) -> None:
+        """Delete a key that is not mirrored, if it is there."""
+        if store.get(key) is not None:
+            del store[key]
+
     def on_intake(self, store: Any, fact: dict[str, Any], now: datetime) -> tuple[bool, list[AlertRecord]]:
         """Count one petition and return the alerts raised or updated; False for a duplicate."""
         region, topic, cid = fact["region_code"], fact["topic"], fact["case_id"]
         dkey = f"d|{region}|{cid}"
-        if cid in self.docs.get(region, ()) or store.get(dkey) is not None:  # `d|` values are not mirrored
+        ring = self.rings.get(region)
+        if (ring is not None and cid in ring.slot_of) or store.get(dkey) is not None:
             return False, []
-        at = datetime.fromisoformat(fact["at"])
-        h, f = _hour(at), int(at.timestamp() // 300)
-        key = f"n|{region}|{topic}|{h}"
-        self._set(store, key, (self._get(store, key) or 0) + 1)
-        self._del(store, f"n|{region}|{topic}|{h - 24 * 7 * (BASE_WEEKS + 1)}")
-        floor = min(f, int(now.timestamp() // 300)) - 12  # buckets below are never read again
+        for key, value in self._pending.pop(region, {}).items():
+            if value is None:
+                self._drop(store, key)
+            else:
+                store[key] = value
+        at, now_ts = datetime.fromisoformat(fact["at"]).timestamp(), now.timestamp()
+        h, f = int(at // 3600), int(at // 300)
+        self._tally(store, region, topic, h)
+        floor = min(f, int(now_ts // 300)) - 12  # buckets below are never read again
         b = self.buckets.setdefault(f"{region}|{topic}", {})
         for old in [k for k in b if k < floor]:
             del b[old]
         self._count(f"{region}|{topic}", f, 1, floor)
-        toks = tokens(fact.get("text", ""))
-        store[dkey] = [at.timestamp(), toks, topic]
-        out = self._hotspot(store, region, topic, now, cid)
-        out += self._class(store, region, cid, at, frozenset(map(sys.intern, toks)), now)
+        an = analyse(fact.get("text", ""))
+        store[dkey] = [at, list(an[0]), topic]
+        out = self._hotspot(store, region, topic, now, now_ts, cid)
+        ring = ring or self.rings.setdefault(region, _Ring())
+        for old in ring.expire(now_ts - DOC_SECONDS):
+            self._drop(store, f"d|{region}|{old}")
+        similar = ring.similar(an) if an[2] and ring.n else []  # before `add`, which may evict one
+        evicted = ring.add(cid, an, at)
+        if evicted is not None:
+            self._drop(store, f"d|{region}|{evicted}")
+        if similar:
+            out += self._class(store, ring, region, cid, similar, now)
+        if ring.suspects:
+            for c in ring.dead(ring.suspects):
+                self._drop(store, f"c|{region}|{c}")
+            ring.suspects.clear()
         return True, out
 
-    def _hotspot(self, store: Any, region: str, topic: str, now: datetime, cid: str) -> list[AlertRecord]:
-        now_f, now_h = int(now.timestamp() // 300), _hour(now)
+    def _hotspot(self, store: Any, region: str, topic: str, now: datetime, now_ts: float, cid: str) -> list[AlertRecord]:
+        now_f, now_h = int(now_ts // 300), int(now_ts // 3600)
         b = self.buckets.get(f"{region}|{topic}", {})
         count = sum(n for k, n in b.items() if now_f - 11 <= k <= now_f)
         if count < MIN_COUNT:
             return []  # cannot be a hotspot whatever the baseline (skips the baseline reads)
+        if self._window[:2] != (now_h, now.tzinfo):
+            self._window = (now_h, now.tzinfo, datetime.fromtimestamp(now_h * 3600, tz=now.tzinfo).strftime("%Y%m%dT%H00"))
+        dk = f"hotspot:{region}:{topic}:{self._window[2]}"
+        if store.get(f"a|{dk}") is not None:
+            return []  # raised in this window already (read first: skips the baseline reads)
         past = [self._get(store, f"n|{region}|{topic}|{now_h - 24 * 7 * w}") or 0 for w in range(1, BASE_WEEKS + 1)]
         baseline = sum(past) / len(past)
         if not is_hotspot(count, baseline):
-            return []
-        window = datetime.fromtimestamp(now_h * 3600, tz=now.tzinfo)
-        dk = f"hotspot:{region}:{topic}:{window.strftime('%Y%m%dT%H00')}"
-        if store.get(f"a|{dk}") is not None:
             return []
         rec = AlertRecord(
             alert_id=alert_id_for(dk), dedup_key=dk, kind="hotspot", severity="warning", state="firing",
@@ -208,42 +288,28 @@ class EarlyWarning:
         store[f"a|{dk}"] = {"r": rec.model_dump(mode="json")}
         return [rec]
 
-    def _class(self, store: Any, region: str, cid: str, at: datetime, mine: frozenset[str], now: datetime) -> list[AlertRecord]:
-        docs = self.docs.setdefault(region, {})
-        floor = (now - timedelta(days=DOC_DAYS)).timestamp()
-        if now.timestamp() - self._swept.get(region, float("-inf")) >= SWEEP_SECONDS:
-            self._swept[region] = now.timestamp()
-            for old in [k for k, (t, _) in docs.items() if t < floor]:
-                del docs[old]
-                if store.get(f"d|{region}|{old}") is not None:
-                    del store[f"d|{region}|{old}"]
-        # insertion order: the most recent petitions (expired ones not yet swept are skipped)
-        recent = list(islice(reversed(docs.items()), MAX_COMPARE))[::-1]
-        similar = [k for k, (t, toks) in recent if t >= floor and jaccard(mine, toks) >= SIMILAR] if mine else []
-        docs[cid] = (at.timestamp(), mine)
-        if not similar:
-            return []
-        clusters = dict(self._get(store, f"c|{region}") or {})
-        ids = set(similar)
-        for cluster, members in clusters.items():
-            if ids & set(members):
-                n = (self._get(store, f"k|{region}|{cluster}") or len(members)) + 1
-                self._set(store, f"k|{region}|{cluster}", n)
-                clusters[cluster] = (members + [cid])[-MAX_LISTED:]
-                self._set(store, f"c|{region}", clusters)
-                dk = f"class:{region}:{cluster}"
-                slot = store.get(f"a|{dk}")
-                if slot is None or n not in REPUBLISH_AT:
-                    return []
-                new = change(slot["r"], now, case_ids=clusters[cluster], message=_class_msg(region, n))
-                store[f"a|{dk}"] = {"r": new}
-                return [AlertRecord.model_validate(new)]
+    def _class(self, store: Any, ring: _Ring, region: str, cid: str, similar: list[tuple[float, int, str]],
+               now: datetime) -> list[AlertRecord]:
+        joined = {ring.index[c] for _, _, c in similar if c in ring.index}
+        if joined:  # join the oldest cluster listing a similar petition
+            cluster = joined.pop() if len(joined) == 1 else next(c for c in ring.clusters if c in joined)
+            old = ring.clusters[cluster]
+            n, members = old["n"] + 1, (old["m"] + [cid])[-MAX_LISTED:]
+            ring.keep(cluster, v := {"m": members, "n": n}, [cid])
+            store[f"c|{region}|{cluster}"] = v
+            dk = f"class:{region}:{cluster}"
+            slot = store.get(f"a|{dk}")
+            if slot is None or n not in REPUBLISH_AT:
+                return []
+            new = change(slot["r"], now, case_ids=members, message=_class_msg(region, n))
+            store[f"a|{dk}"] = {"r": new}
+            return [AlertRecord.model_validate(new)]
         if len(similar) + 1 < CLASS_MIN:
             return []
-        members = sorted(similar, key=lambda k: docs[k][0]) + [cid]
+        members = [c for _, _, c in sorted(similar)] + [cid]  # by event time, then arrival
         cluster = members[0]
-        clusters[cluster] = members
-        self._set(store, f"c|{region}", clusters)
+        ring.keep(cluster, v := {"m": members, "n": len(members)})
+        store[f"c|{region}|{cluster}"] = v
         dk = f"class:{region}:{cluster}"
         rec = AlertRecord(
             alert_id=alert_id_for(dk), dedup_key=dk, kind="class_case", severity="warning", state="firing",

@@ -24,6 +24,7 @@ from fengqiao.records import RegionStats
 from fengqiao.regions import prefecture_of, regions
 
 KEEP_MINUTES = 25 * 60
+DAY, HOUR = 24 * 60, 60
 
 
 def _minute(at: datetime) -> int:
@@ -31,7 +32,12 @@ def _minute(at: datetime) -> int:
 
 
 class PartitionCounts:
-    """The counts of one case partition (in memory, rebuilt from the table)."""
+    """The counts of one case partition (in memory, rebuilt from the table).
+
+    The 1 h / 24 h intake windows are running sums over the minute buckets, moved along
+    minute by minute as the clock advances (a bucket entering or leaving a window is added
+    or subtracted once), so publishing every few seconds costs O(regions) instead of a
+    pass over a day of minute buckets (~40 k per partition at 2 petitions/s)."""
 
     def __init__(self) -> None:
         # region -> minute -> Counter[(category, channel)]
@@ -39,6 +45,9 @@ class PartitionCounts:
         self.open: Counter[str] = Counter()
         self.overdue: Counter[str] = Counter()
         self.touched: set[str] = set()  # prefectures changed since the last full send
+        self._edge: int | None = None  # windows hold the buckets of (edge - size, edge]
+        self._w1: Counter[str] = Counter()
+        self._w24: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
 
     def add_intake(self, region: str, at: datetime, category: str, channel: str) -> None:
         buckets = self.intake[region]
@@ -47,6 +56,11 @@ class PartitionCounts:
         if c is None:
             c = buckets[m] = Counter()
         c[(category, channel)] += 1
+        edge = self._edge
+        if edge is not None and edge - DAY < m <= edge:
+            self._w24[region][(category, channel)] += 1
+            if m > edge - HOUR:
+                self._w1[region] += 1
 
     def change(self, before: tuple[str, str, str, bool, bool] | None, after: tuple[str, str, str, bool, bool] | None) -> None:
         if before == after:
@@ -66,29 +80,53 @@ class PartitionCounts:
             for m in [m for m in buckets if m < floor]:
                 del buckets[m]
 
+    def _advance(self, m_now: int) -> None:
+        edge = self._edge
+        if edge is None or m_now < edge or m_now - edge > 60:
+            self._w1, self._w24 = Counter(), defaultdict(Counter)
+            for region, buckets in self.intake.items():
+                for m, c in buckets.items():
+                    if m_now - DAY < m <= m_now:
+                        self._w24[region].update(c)
+                        if m > m_now - HOUR:
+                            self._w1[region] += sum(c.values())
+        else:
+            for region, buckets in self.intake.items():
+                for m in range(edge + 1, m_now + 1):  # entering both windows
+                    c = buckets.get(m)
+                    if c:
+                        self._w24[region].update(c)
+                        self._w1[region] += sum(c.values())
+                for m in range(edge - DAY + 1, m_now - DAY + 1):  # leaving the 24 h window
+                    c = buckets.get(m)
+                    if c:
+                        self._w24[region].subtract(c)
+                for m in range(edge - HOUR + 1, m_now - HOUR + 1):  # leaving the 1 h window
+                    c = buckets.get(m)
+                    if c:
+                        self._w1[region] -= sum(c.values())
+        self._edge = m_now
+
     def partials(self, now: datetime) -> dict[str, dict[str, list[Any]]]:
         """prefecture -> region -> [intake_1h, intake_24h, open, overdue, by_category, by_channel]."""
-        m_now = _minute(now)
+        self._advance(_minute(now))
         out: dict[str, dict[str, list[Any]]] = defaultdict(dict)
         codes = set(self.intake) | set(self.open) | set(self.overdue)
         for region in codes:
-            i1 = i24 = 0
             cat: Counter[str] = Counter()
             chan: Counter[str] = Counter()
-            for m, c in self.intake.get(region, {}).items():
-                if m_now - 24 * 60 < m <= m_now:
-                    n = sum(c.values())
-                    i24 += n
-                    if m > m_now - 60:
-                        i1 += n
-                    for (ca, ch), k in c.items():
-                        cat[ca] += k
-                        chan[ch] += k
+            i24 = 0
+            for (ca, ch), k in self._w24.get(region, {}).items():
+                if k:
+                    i24 += k
+                    cat[ca] += k
+                    chan[ch] += k
             try:
                 pref = prefecture_of(region)
             except KeyError:
                 continue
-            out[pref][region] = [i1, i24, self.open[region], self.overdue[region], dict(cat), dict(chan)]
+            out[pref][region] = [self._w1.get(region, 0), i24, self.open[region], self.overdue[region], dict(cat),
+                                 dict(chan)]
         return out
 
 

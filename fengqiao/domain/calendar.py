@@ -17,16 +17,20 @@ Sources, in order of precedence:
 3. For a year neither knows: Monday–Friday, and every answer that consulted
    such a day says `estimated=True` so callers flag `calendar_estimated`.
 
-Days are handled as proleptic ordinals in a precomputed byte table, because
-deadline counting walks days in a hot loop (the streams worker computes a
-deadline for every assignment).
+Days are handled as proleptic ordinals in a precomputed byte table (2000–2060),
+with prefix sums of working and estimated days and the list of working days,
+because the streams worker counts deadlines, stage instants and escalation
+steps on every event: "n-th working day after d" and "working time between two
+instants" are then a few index lookups instead of a walk over the days. Days
+outside the table are computed on the fly (walking, as before).
 """
 
 from __future__ import annotations
 
 import tomllib
+from array import array
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -37,6 +41,12 @@ _TABLE_FIRST_YEAR = 2000
 _TABLE_LAST_YEAR = 2060
 # table codes: bit 0 = working day, bit 1 = estimated
 _REST, _WORK, _REST_EST, _WORK_EST = 0, 1, 2, 3
+_DAY_US = 86_400_000_000
+
+
+def _clock_us(dt: datetime) -> int:
+    """Microseconds since the wall-clock midnight of `dt` (its tzinfo is not consulted)."""
+    return ((dt.hour * 60 + dt.minute) * 60 + dt.second) * 1_000_000 + dt.microsecond
 
 
 class CalendarError(ValueError):
@@ -124,7 +134,8 @@ class DayInfo:
 class WorkCalendar:
     """Answers "is this a working day?" and counts working days, flagging estimates."""
 
-    __slots__ = ("_holidays", "_workdays", "_known", "_base", "_table", "source")
+    __slots__ = ("_holidays", "_workdays", "_known", "_base", "_table", "_cum_work", "_cum_est", "_work_index",
+                 "source")
 
     def __init__(self, holidays: Iterable[date], workdays: Iterable[date], known_years: Iterable[int], source: str = ""):
         self._holidays = frozenset(holidays)
@@ -134,6 +145,17 @@ class WorkCalendar:
         self._base = date(_TABLE_FIRST_YEAR, 1, 1).toordinal()
         last = date(_TABLE_LAST_YEAR, 12, 31).toordinal()
         self._table = bytes(self._compute(o) for o in range(self._base, last + 1))
+        # _cum_work[i] / _cum_est[i]: working / estimated days among table days [0, i);
+        # _work_index[k]: table index of the (k+1)-th working day of the table
+        self._cum_work, self._cum_est, self._work_index = array("i", [0]), array("i", [0]), array("i")
+        w = e = 0
+        for i, c in enumerate(self._table):
+            if c & 1:
+                w += 1
+                self._work_index.append(i)
+            e += (c >> 1) & 1
+            self._cum_work.append(w)
+            self._cum_est.append(e)
 
     def _compute(self, ordinal: int) -> int:
         d = date.fromordinal(ordinal)
@@ -170,6 +192,36 @@ class WorkCalendar:
         """The n-th working day strictly after `d` (n ≥ 1) and whether any day was estimated."""
         if n < 1:
             raise ValueError("n must be >= 1")
+        i = d.toordinal() - self._base + 1  # table index of the first day counted
+        if 0 <= i <= len(self._table):
+            k = self._cum_work[i] + n - 1
+            if k < len(self._work_index):
+                j = self._work_index[k]
+                return date.fromordinal(self._base + j), self._cum_est[j + 1] > self._cum_est[i]
+        return self._walk(d, n)
+
+    def nth_workdays_after(self, d: date, ns: Iterable[int]) -> tuple[list[date], bool]:
+        """`nth_workday_after` for each n of an ascending sequence; the flag covers up to the last."""
+        i = d.toordinal() - self._base + 1
+        ns = list(ns)
+        if ns and ns[0] < 1:
+            raise ValueError("n must be >= 1")
+        if ns and 0 <= i <= len(self._table):
+            first, index = self._cum_work[i] - 1, self._work_index
+            if first + ns[-1] < len(index):
+                base = self._base
+                last = index[first + ns[-1]]
+                return ([date.fromordinal(base + index[first + n]) for n in ns],
+                        self._cum_est[last + 1] > self._cum_est[i])
+        out, est = [], False
+        for n in ns:
+            day, e = self.nth_workday_after(d, n)
+            out.append(day)
+            est = est or e
+        return out, est
+
+    def _walk(self, d: date, n: int) -> tuple[date, bool]:
+        """`nth_workday_after` day by day, for answers that leave the table."""
         o = d.toordinal()
         est = False
         code = self._code
@@ -181,6 +233,49 @@ class WorkCalendar:
             if c & 1:
                 n -= 1
         return date.fromordinal(o), est
+
+    def working_time(self, start: datetime, end: datetime) -> tuple[int, bool] | None:
+        """Working microseconds in [start, end) (end > start), and whether a day from start's date
+        to the date of end's last microsecond is estimated; None if one of them is outside the table.
+
+        Only hours on working days count, by wall clock: both instants must be in the same time
+        zone (tzinfo is not consulted).
+        """
+        base, table, cum = self._base, self._table, self._cum_work
+        i, j = start.toordinal() - base, end.toordinal() - base
+        e_us = _clock_us(end)
+        last = j if e_us else j - 1
+        if i < 0 or last >= len(table):
+            return None
+        total = (cum[j] - cum[i]) * _DAY_US
+        if table[i] & 1:
+            total -= _clock_us(start)
+        if e_us and table[j] & 1:
+            total += e_us
+        return total, self._cum_est[last + 1] > self._cum_est[i]
+
+    def working_instants(self, start: datetime, amounts: Iterable[int]) -> list[datetime]:
+        """For each amount, the first instant (start's tzinfo, wall clock) at which that many working
+        microseconds have elapsed since `start`; for 0 the first working instant at or after `start`.
+
+        Only for spans `working_time` answered (inside the table, amounts at most its total).
+        """
+        table, cum, index = self._table, self._cum_work, self._work_index
+        i = start.toordinal() - self._base
+        s_us = _clock_us(start)
+        working = table[i] & 1
+        origin = i * _DAY_US + s_us  # start, in wall-clock microseconds since the table's first day
+        at0 = cum[i] * _DAY_US + (s_us if working else 0)  # start, on the axis of working time
+        out = []
+        for us in amounts:
+            if not us:
+                out.append(start + timedelta(0, 0, 0 if working else index[cum[i]] * _DAY_US - origin))
+                continue
+            full, rem = divmod(at0 + us, _DAY_US)
+            # into the (full+1)-th working day of the table, or 24:00 of the full-th
+            wall = index[full] * _DAY_US + rem if rem else (index[full - 1] + 1) * _DAY_US
+            out.append(start + timedelta(0, 0, wall - origin))
+        return out
 
     def workdays_between(self, first: date, last: date) -> tuple[list[date], bool]:
         """Working days in [first, last] and the estimated flag."""

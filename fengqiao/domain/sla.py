@@ -24,12 +24,20 @@ Choices where DESIGN.md is silent (also in the final note):
   format `sla:{case_id}:{target}:{stage}:{level}` for round 0 and writes the target as
   `{target}.{round}` for later rounds, so a new deadline gets its own alerts while each
   stage of each round still fires once.
+
+Speed (the streams worker calls `pending_stages` on every event and timer tick): the
+calendar answers day counts and working time from prefix sums (spans leaving its table
+are walked day by day), escalation instants are memoised per due instant (most dues are
+24:00 of a working day, shared by many cases), and `pending_stages` builds its
+`StageDue`s without the intermediate `TargetDue`s. Results are those of the day-by-day
+walk, exactly (tests/unit/test_domain_sla_fast.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable
 from zoneinfo import ZoneInfo
 
@@ -45,10 +53,13 @@ SEVERITY = {"reminder": "info", "warning": "warning", "overdue": "critical", "es
 LEVEL_RANK = {"village": 0, "township": 1, "county": 2, "city": 3, "province": 4}
 _DAY = timedelta(days=1)
 _EPS = timedelta(microseconds=1)
+_MIDNIGHT = time(0)
 
 
 def local(dt: datetime) -> datetime:
     """The same instant in Asia/Shanghai; naive datetimes are refused."""
+    if dt.tzinfo is TZ:  # what astimezone would return, without the offset look-ups
+        return dt
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
         raise ValueError(f"naive datetime {dt.isoformat()} has no offset / 时间缺少时区偏移")
     return dt.astimezone(TZ)
@@ -62,7 +73,7 @@ def end_of_day(d: date) -> datetime:
 def add_working_days(instant: datetime, n: int, cal: WorkCalendar) -> tuple[datetime, bool]:
     """Move an instant n working days forward (24:00 of D stays at end of a working day)."""
     instant = local(instant)
-    if instant.time() == time(0):
+    if instant.time() == _MIDNIGHT:
         d, est = cal.nth_workday_after(instant.date() - _DAY, n)
         return end_of_day(d), est
     d, est = cal.nth_workday_after(instant.date(), n)
@@ -95,6 +106,7 @@ def extend(due: datetime, days: int, unit: str, cal: WorkCalendar) -> tuple[date
 
 
 def _working_segments(start: datetime, due: datetime, cal: WorkCalendar) -> tuple[list[tuple[datetime, datetime]], bool]:
+    """The working parts of start→due, day by day (only for spans outside the calendar's table)."""
     segs: list[tuple[datetime, datetime]] = []
     est = False
     d = start.date()
@@ -121,6 +133,27 @@ def stage_instants(start: datetime, due: datetime, working: bool, fractions: Ite
     if not working:
         span = due - start
         return [due if f >= 1 else start + span * f for f in fracs], False
+    got = cal.working_time(start, due)
+    if got is None or min(fracs) < 0:  # outside the calendar's table (or a fraction before start)
+        return _walked_stage_instants(start, due, fracs, cal)
+    total, est = got
+    if not total:
+        span = due - start
+        return [due if f >= 1 else start + span * f for f in fracs], est
+    ats = iter(cal.working_instants(start, [_times(total, f) for f in fracs if f < 1]))
+    return [due if f >= 1 else next(ats) for f in fracs], est
+
+
+def _times(us: int, f: float) -> int:
+    """us × f rounded to the microsecond, ties to even: exactly `timedelta(microseconds=us) * f`."""
+    num, den = f.as_integer_ratio()
+    q, r = divmod(us * num, den)
+    return q + 1 if 2 * r > den or (2 * r == den and q & 1) else q
+
+
+def _walked_stage_instants(start: datetime, due: datetime, fracs: list[float],
+                           cal: WorkCalendar) -> tuple[list[datetime], bool]:
+    """`stage_instants` of working time over explicit day segments (due > start)."""
     segs, est = _working_segments(start, due, cal)
     total = sum(((e - b) for b, e in segs), timedelta())
     if not total:
@@ -150,7 +183,7 @@ def supervisors(level: str | None, ladder: Iterable[str]) -> tuple[str, ...]:
 
 
 def escalation_at(due: datetime, step: Duration, k: int, cal: WorkCalendar) -> tuple[datetime, bool]:
-    """Instant of escalation step k (k ≥ 1) after `due`."""
+    """Instant of escalation step k (k ≥ 1) after `due` (`escalations_at` gives steps 1…n at once)."""
     if step.unit == "working_days":
         return add_working_days(due, step.value * k, cal)
     if step.unit == "natural_days":
@@ -158,6 +191,35 @@ def escalation_at(due: datetime, step: Duration, k: int, cal: WorkCalendar) -> t
     if step.unit == "hours":
         return local(due) + timedelta(hours=step.value * k), False
     return local(due) + timedelta(minutes=step.value * k), False
+
+
+def escalations_at(due: datetime, step: Duration, n: int, cal: WorkCalendar) -> tuple[list[datetime], bool]:
+    """Instants of escalation steps 1…n after `due`, and whether any of them was estimated."""
+    due = local(due)
+    if step.unit != "working_days":
+        return [escalation_at(due, step, k, cal)[0] for k in range(1, n + 1)], False
+    ns = range(step.value, step.value * n + 1, step.value)
+    if due.time() == _MIDNIGHT:  # as add_working_days: 24:00 of D moves to 24:00 of a working day
+        days, est = cal.nth_workdays_after(due.date() - _DAY, ns)
+        return [datetime.combine(d + _DAY, _MIDNIGHT, TZ) for d in days], est  # end_of_day
+    days, est = cal.nth_workdays_after(due.date(), ns)
+    clock = due.timetz()
+    return [datetime.combine(d, clock) for d in days], est
+
+
+_LADDERS: dict[tuple[datetime, int, int, str, int, WorkCalendar], tuple[tuple[datetime, ...], bool]] = {}
+
+
+def _ladder(due: datetime, step: Duration, n: int, cal: WorkCalendar) -> tuple[tuple[datetime, ...], bool]:
+    """`escalations_at` of a local `due`, memoised: many targets share a due (24:00 of a working day)."""
+    key = (due, due.fold, step.value, step.unit, n, cal)  # fold: same-zone datetimes compare by wall clock
+    hit = _LADDERS.get(key)
+    if hit is None:
+        ats, est = escalations_at(due, step, n, cal)
+        if len(_LADDERS) >= 4096:
+            _LADDERS.clear()
+        hit = _LADDERS[key] = (tuple(ats), est)
+    return hit
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,17 +252,33 @@ class TargetDue:
 def schedule(target: str, start: datetime, due: datetime, working: bool, policy: Policy, cal: WorkCalendar,
              urgency: str, level: str | None = None, round: int = 0, estimated: bool = False) -> TargetDue:
     """Stage and escalation instants of a target whose start and due are known."""
+    fracs, step, sups = _policy_terms(policy, urgency, level)
+    start, due = local(start), local(due)
+    (rem, warn, over), est = stage_instants(start, due, working, fracs, cal)
+    ats, esc_est = _ladder(due, step, len(sups), cal)
+    return TargetDue(target, round, start, due, working, {"reminder": rem, "warning": warn, "overdue": over},
+                     tuple(zip(range(1, len(sups) + 1), ats, sups)), estimated or est, esc_est)
+
+
+_TERMS: dict[tuple[int, str, str | None], tuple[Policy, tuple[float, float, float], Duration, tuple[str, ...]]] = {}
+
+
+def _policy_terms(policy: Policy, urgency: str, level: str | None,
+                  ) -> tuple[tuple[float, float, float], Duration, tuple[str, ...]]:
+    """Stage fractions, escalation step and supervisors: what `schedule` reads from the policy.
+
+    Cached per policy object (kept referenced, so its id cannot be reused while cached).
+    """
+    key = (id(policy), urgency, level)
+    hit = _TERMS.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1], hit[2], hit[3]
     th = policy.thresholds
-    (rem, warn, over), est = stage_instants(start, due, working, (th.reminder, th.warning, th.overdue), cal)
-    step = policy.escalation_step(urgency)
-    escs = []
-    esc_est = False
-    for k, sup in enumerate(supervisors(level, policy.ladder), start=1):
-        at, e = escalation_at(due, step, k, cal)
-        esc_est = esc_est or e
-        escs.append((k, at, sup))
-    return TargetDue(target, round, local(start), local(due), working,
-                     {"reminder": rem, "warning": warn, "overdue": over}, tuple(escs), estimated or est, esc_est)
+    terms = ((th.reminder, th.warning, th.overdue), policy.escalation_step(urgency), supervisors(level, policy.ladder))
+    if len(_TERMS) >= 256:
+        _TERMS.clear()
+    _TERMS[key] = (policy, *terms)
+    return terms
 
 
 def targets_for(category: str, urgency: str, start: datetime, policy: Policy, cal: WorkCalendar,
@@ -210,6 +288,7 @@ def targets_for(category: str, urgency: str, start: datetime, policy: Policy, ca
     pair = policy.targets(category, urgency, formal)
     out = {}
     for name, dur, s in (("sign", pair.sign, assigned_at or start), ("resolve", pair.resolve, start)):
+        s = local(s)  # once, not again in deadline and schedule
         due, est = deadline(s, dur, cal)
         out[name] = schedule(name, s, due, dur.working, policy, cal, urgency, level, 0, est)
     return out
@@ -233,8 +312,12 @@ class StageDue:
 
 
 def dedup_key(case_id: str, target: str, stage: str, level: int, round: int = 0) -> str:
+    return f"{_key_prefix(case_id, target, round)}{stage}:{level}"
+
+
+def _key_prefix(case_id: str, target: str, round: int) -> str:
     t = target if round == 0 else f"{target}.{round}"
-    return f"sla:{case_id}:{t}:{stage}:{level}"
+    return f"sla:{case_id}:{t}:"
 
 
 def _target_due(state: "CaseState", t: "TargetState", policy: Policy, cal: WorkCalendar) -> TargetDue:
@@ -256,6 +339,9 @@ def open_targets(state: "CaseState") -> list[str]:
     return [t.name for t in (state.sign, state.resolve) if t is not None and t.is_open]
 
 
+_STAGE_ORDER = attrgetter("at", "target", "level")
+
+
 def pending_stages(state: "CaseState", policy: Policy, cal: WorkCalendar,
                    after: datetime | None = None) -> list[StageDue]:
     """Every stage instant still to come for the open targets, in time order.
@@ -263,14 +349,25 @@ def pending_stages(state: "CaseState", policy: Policy, cal: WorkCalendar,
     `after` drops instants at or before it (e.g. the worker's clock on restart; the
     dedup keys make re-firing harmless anyway). The list is finite: the ladder ends.
     """
-    out = []
-    for td in case_targets(state, policy, cal).values():
-        for stage, level, at, sup in td.timeline():
-            if after is not None and at <= after:
-                continue
-            out.append(StageDue(state.case_id, td.target, td.round, stage, level, at, td.due_at, sup,
-                                SEVERITY[stage], dedup_key(state.case_id, td.target, stage, level, td.round)))
-    out.sort(key=lambda s: (s.at, s.target, s.level))
+    out: list[StageDue] = []
+    cid = state.case_id
+    fracs, step, sups = _policy_terms(policy, state.urgency, state.level or None)
+    for t in (state.sign, state.resolve):  # as case_targets, then each target's timeline
+        if t is None or not t.is_open:
+            continue
+        name, rnd = t.name, t.round
+        start, due = local(t.start), local(t.due)
+        stage_ats, _ = stage_instants(start, due, t.working, fracs, cal)
+        esc_ats, _ = _ladder(due, step, len(sups), cal)
+        prefix = _key_prefix(cid, name, rnd)
+        for stage, at in zip(STAGES, stage_ats):
+            if after is None or at > after:
+                out.append(StageDue(cid, name, rnd, stage, 0, at, due, None, SEVERITY[stage], f"{prefix}{stage}:0"))
+        for k, (at, sup) in enumerate(zip(esc_ats, sups), start=1):
+            if after is None or at > after:
+                out.append(StageDue(cid, name, rnd, "escalation", k, at, due, sup, SEVERITY["escalation"],
+                                    f"{prefix}escalation:{k}"))
+    out.sort(key=_STAGE_ORDER)
     return out
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fengqiao.contract import parse_event
 from fengqiao.domain.calendar import load_calendar
-from fengqiao.domain.lifecycle import CaseState, LifecycleError, apply
+from fengqiao.domain.lifecycle import CaseState, LifecycleError, apply, seen_id
 from fengqiao.domain.policy import Duration, load_policy
 from fengqiao.domain.sla import deadline, local, stage_instants, targets_for
 
@@ -137,7 +137,7 @@ def _run(evs, through_json=False):
 
 def _rejected(final, e):
     """Accepted events are exactly those whose ids the (short-history) state remembers."""
-    return str(e.event_id) not in final.seen
+    return seen_id(str(e.event_id)) not in final.seen
 
 
 @FAST

@@ -1,0 +1,174 @@
+"""Class cases with bounded state (`streams.early_warning`): per-county rings of hashed token sets."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jieba
+import pytest
+
+from streams import early_warning as ew_mod
+from streams.early_warning import MAX_COMPARE, STOP, EarlyWarning, analyse
+
+pytestmark = pytest.mark.unit
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 26, 10, 30, tzinfo=TZ)
+COUNTY, OTHER = "130102", "130104"
+LIFT = ["某小区物业公司拒不维修电梯，业主多次反映电梯故障无人处理",
+        "小区电梯故障物业公司拒不维修，业主反映无人处理",
+        "物业公司拒不维修小区电梯故障，业主多次反映",
+        "业主反映小区电梯故障，物业公司拒不维修"]
+WORDS = ("电梯 物业 噪音 停水 停电 工资 拖欠 学校 收费 道路 积水 垃圾 施工 夜间 医院 药品 社保 养老 低保 补贴 "
+         "宅基地 邻居 装修 漏水 暖气 燃气 公交 路灯 绿化 停车 商户 占道 广告 油烟 排污 河道 农田 征地 拆迁 补偿").split()
+
+
+def fact(i: int | str, text: str, region: str = COUNTY, at: datetime = NOW, topic: str = "物业管理") -> dict[str, str]:
+    return {"case_id": f"K{i}", "region_code": region, "topic": topic, "at": at.isoformat(), "text": text}
+
+
+def classes(recs: list[Any]) -> list[Any]:
+    return [r for r in recs if r.kind == "class_case"]
+
+
+def feed(ew: EarlyWarning, store: dict, facts: list[dict[str, str]], now: datetime = NOW) -> list[Any]:
+    out = []
+    for f in facts:
+        out += classes(ew.on_intake(store, f, now)[1])
+    return out
+
+
+def d_keys(store: dict, region: str = COUNTY) -> set[str]:
+    return {k for k in store if k.startswith(f"d|{region}|")}
+
+
+def test_class_case_fires_once_for_three_similar_not_for_two() -> None:
+    ew, store = EarlyWarning(), {}
+    assert feed(ew, store, [fact(0, LIFT[0]), fact(1, LIFT[1])]) == []  # two are not a class case
+    out = feed(ew, store, [fact(2, LIFT[2]), fact(3, "邻居装修噪音扰民问题")])
+    assert [r.case_ids for r in out] == [["K0", "K1", "K2"]] and out[0].version == 1
+    assert out[0].dedup_key == f"class:{COUNTY}:K0"
+    out = feed(ew, store, [fact(4, LIFT[3])])  # joins; re-published at 4 members
+    assert [(r.case_ids, r.version) for r in out] == [(["K0", "K1", "K2", "K4"], 2)]
+    assert store[f"c|{COUNTY}|K0"] == {"m": ["K0", "K1", "K2", "K4"], "n": 4}
+
+
+def test_class_case_needs_one_county_and_seven_days() -> None:
+    ew, store = EarlyWarning(), {}
+    spread = [fact(i, t, region=(COUNTY, OTHER)[i % 2]) for i, t in enumerate(LIFT[:3])]
+    assert feed(ew, store, spread) == []  # 2 in one county, 1 in the other
+    ew, store = EarlyWarning(), {}
+    old = NOW - timedelta(days=8)
+    assert feed(ew, store, [fact(0, LIFT[0], at=old), fact(1, LIFT[1], at=old)], now=old) == []
+    assert feed(ew, store, [fact(2, LIFT[2])]) == []  # the first two are 8 days old
+    assert d_keys(store) == {f"d|{COUNTY}|K2"}  # and were dropped with their `d|` keys
+    assert feed(ew, store, [fact(3, LIFT[3], at=NOW - timedelta(days=6)), fact(4, LIFT[0])])  # 6 days: still counts
+
+
+def test_duplicate_case_id_changes_nothing() -> None:
+    ew, store = EarlyWarning(), {}
+    feed(ew, store, [fact(i, t) for i, t in enumerate(LIFT[:3])])
+    before = dict(store)
+    assert ew.on_intake(store, fact(1, LIFT[3]), NOW + timedelta(minutes=5)) == (False, [])
+    assert store == before
+
+
+def test_ring_is_bounded_and_evicted_petitions_leave_the_store() -> None:
+    ew, store = EarlyWarning(), {}
+    rnd = random.Random(5)
+    n, raised = 2000, 0
+    for i in range(n):  # 6 of 40 words: now and then 4 or more in common, a few class cases
+        text = "，".join(rnd.sample(WORDS, 6))
+        recs = ew.on_intake(store, fact(i, text, at=NOW - timedelta(seconds=n - i)), NOW)[1]
+        raised += sum(r.version == 1 for r in classes(recs))
+    ring = ew.rings[COUNTY]
+    assert len(ring.slot_of) == MAX_COMPARE and len(d_keys(store)) == MAX_COMPARE
+    assert d_keys(store) == {f"d|{COUNTY}|K{i}" for i in range(n - MAX_COMPARE, n)}  # the 500 most recent
+    assert set(ring.slot_of) == {f"K{i}" for i in range(n - MAX_COMPARE, n)}
+    # clusters that can no longer be joined are dropped with their `c|` keys
+    clusters = {k.split("|")[2]: v for k, v in store.items() if k.startswith(f"c|{COUNTY}|")}
+    assert raised > len(clusters) > 0 and clusters.keys() == ring.clusters.keys()
+    assert all(any(m in ring.slot_of for m in v["m"]) for v in clusters.values())
+    assert len(ew.cache) <= ew_mod.CACHE_MAX and len(ew_mod._texts) <= ew_mod.TEXT_CACHE
+
+
+def test_a_large_cluster_keeps_growing_past_the_ring() -> None:
+    ew, store = EarlyWarning(), {}
+    out = []
+    for i in range(1200):  # all similar: one cluster, joined through its listed (recent) members
+        out += classes(ew.on_intake(store, fact(i, f"{LIFT[i % 4]} 第{i}号"), NOW)[1])
+    assert [len(r.case_ids) for r in out][:3] == [3, 4, 5]
+    assert [r.message.split(" ")[2] for r in out][-4:] == ["100", "200", "500", "1000"]
+    assert store[f"c|{COUNTY}|K0"]["n"] == 1200 and len(store[f"c|{COUNTY}|K0"]["m"]) == 100
+    assert len(d_keys(store)) == MAX_COMPARE
+
+
+def test_rebuild_from_the_store_reproduces_detection() -> None:
+    ew, store = EarlyWarning(), {}
+    feed(ew, store, [fact(i, t) for i, t in enumerate(LIFT[:3])] + [fact(9, "邻居装修噪音扰民问题")])
+    ew2 = EarlyWarning()
+    ew2.rebuild(list(store.items()), NOW)
+    assert set(ew2.rings[COUNTY].slot_of) == {"K0", "K1", "K2", "K9"}
+    assert ew2.on_intake(store, fact(1, "x"), NOW) == (False, [])  # still a duplicate
+    out = feed(ew2, store, [fact(3, LIFT[3])])
+    assert [(r.case_ids, r.version) for r in out] == [(["K0", "K1", "K2", "K3"], 2)]
+
+
+def test_rebuild_reads_old_values_and_bounds_them() -> None:
+    store: dict[str, Any] = {}
+    t = NOW.timestamp()
+    for i in range(MAX_COMPARE + 20):  # an old version kept every petition of 7 days, some without topic
+        store[f"d|{COUNTY}|O{i}"] = [t - 3600 * 24 * 6 + i, ["噪音", f"词{i}"]] + ([] if i % 2 else ["环境"])
+    store[f"d|{COUNTY}|X"] = [t - 8 * 86400, ["电梯"], "物业管理"]  # expired
+    store[f"f|{COUNTY}|劳资纠纷|{int(t // 300)}"] = 4  # an old hour bucket, still in the last hour
+    store[f"f|{COUNTY}|劳资纠纷|{int(t // 300) - 40}"] = 9  # and one long gone
+    store[f"c|{COUNTY}"] = {"O510": ["O509", "O510"], "X": ["X"]}  # clusters of a county in one value
+    store[f"k|{COUNTY}|O510"] = 7
+    ew = EarlyWarning()
+    ew.rebuild(list(store.items()), NOW)
+    assert len(ew.rings[COUNTY].slot_of) == MAX_COMPARE
+    assert ew.buckets[f"{COUNTY}|劳资纠纷"] == {int(t // 300): 4}
+    ew.on_intake(store, fact("new", "邻居装修噪音扰民问题", topic="劳资纠纷"), NOW)
+    assert f"d|{COUNTY}|X" not in store and f"d|{COUNTY}|O0" not in store and f"d|{COUNTY}|O20" not in store
+    assert f"f|{COUNTY}|劳资纠纷|{int(t // 300) - 40}" not in store
+    assert {k for k in store if k[0] in "ck"} == {f"c|{COUNTY}|O510"}  # one key per live cluster
+    assert store[f"c|{COUNTY}|O510"] == {"m": ["O509", "O510"], "n": 7}
+    assert len(d_keys(store)) == MAX_COMPARE
+
+
+def test_tokens_are_jiebas_on_the_whole_text() -> None:
+    texts = ["翠湖苑小区28号楼电梯本月已故障多次，业主多次反映未见整改。",
+             "本人在某家政服务公司务工，某家政服务公司已拖欠47名工人工资共计约73000元。",
+             "在4S店修车3次，1号店买的12件商品价格上涨3.5%，约1200元 A12-3#楼"]
+    for text in texts + [t.replace("47", "9").replace("73000", "500") for t in texts]:
+        want = sorted({w for w in jieba.lcut(text) if len(w) >= 2 and w not in STOP and not w.isdigit()})
+        assert analyse(text)[0] == want
+
+
+def test_similarity_is_the_exact_jaccard_at_the_threshold() -> None:
+    shared = [f"同{i}" for i in range(9)]
+    ring = ew_mod._Ring()
+    ring.add("at", ew_mod._analysed(shared + [f"甲{i}" for i in range(5)]), NOW.timestamp())  # 9 / 20 = 0.45
+    ring.add("below", ew_mod._analysed(shared + [f"乙{i}" for i in range(6)]), NOW.timestamp())  # 9 / 21
+    ring.add("other", ew_mod._analysed([f"丁{i}" for i in range(15)]), NOW.timestamp())
+    mine = ew_mod._analysed(shared + [f"丙{i}" for i in range(6)])
+    assert [c for _, _, c in ring.similar(mine)] == ["at"]
+
+
+def test_baseline_hour_counts_are_written_once_the_hour_is_over_and_survive_a_rebuild() -> None:
+    ew, store = EarlyWarning(), {}
+    h10 = NOW.replace(minute=5)
+    key10 = f"n|{COUNTY}|物业管理|{int(h10.timestamp() // 3600)}"
+    for i in range(3):
+        ew.on_intake(store, fact(i, f"路灯不亮{i}", at=h10 + timedelta(minutes=i)), h10 + timedelta(minutes=i))
+    assert key10 not in store  # the open hour is counted in memory
+    ew2 = EarlyWarning()  # a rebalance: the open hour is recounted from the petitions kept
+    ew2.rebuild(list(store.items()), h10 + timedelta(minutes=5))
+    h11 = h10 + timedelta(hours=1)
+    ew2.on_intake(store, fact(10, "路灯不亮十", at=h11), h11)
+    assert store[key10] == 3  # written once the next hour began, not counted twice
+    ew2.on_intake(store, fact(11, "路灯不亮十一", at=h10 + timedelta(minutes=50)), h11)  # late, for a written hour
+    assert store[key10] == 4
+    assert f"n|{COUNTY}|物业管理|{int(h11.timestamp() // 3600)}" not in store
