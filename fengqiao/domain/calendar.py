@@ -190,15 +190,8 @@ class WorkCalendar:
 
     def nth_workday_after(self, d: date, n: int) -> tuple[date, bool]:
         """The n-th working day strictly after `d` (n ≥ 1) and whether any day was estimated."""
-        if n < 1:
-            raise ValueError("n must be >= 1")
-        i = d.toordinal() - self._base + 1  # table index of the first day counted
-        if 0 <= i <= len(self._table):
-            k = self._cum_work[i] + n - 1
-            if k < len(self._work_index):
-                j = self._work_index[k]
-                return date.fromordinal(self._base + j), self._cum_est[j + 1] > self._cum_est[i]
-        return self._walk(d, n)
+        days, est = self.nth_workdays_after(d, (n,))
+        return days[0], est
 
     def nth_workdays_after(self, d: date, ns: Iterable[int]) -> tuple[list[date], bool]:
         """`nth_workday_after` for each n of an ascending sequence; the flag covers up to the last."""
@@ -214,8 +207,8 @@ class WorkCalendar:
                 return ([date.fromordinal(base + index[first + n]) for n in ns],
                         self._cum_est[last + 1] > self._cum_est[i])
         out, est = [], False
-        for n in ns:
-            day, e = self.nth_workday_after(d, n)
+        for n in ns:  # leaves the table: day by day
+            day, e = self._walk(d, n)
             out.append(day)
             est = est or e
         return out, est

@@ -72,12 +72,19 @@ def end_of_day(d: date) -> datetime:
 
 def add_working_days(instant: datetime, n: int, cal: WorkCalendar) -> tuple[datetime, bool]:
     """Move an instant n working days forward (24:00 of D stays at end of a working day)."""
+    ats, est = _working_days_after(instant, (n,), cal)
+    return ats[0], est
+
+
+def _working_days_after(instant: datetime, ns: Iterable[int], cal: WorkCalendar) -> tuple[list[datetime], bool]:
+    """`add_working_days` for each n of an ascending sequence, and whether any was estimated."""
     instant = local(instant)
     if instant.time() == _MIDNIGHT:
-        d, est = cal.nth_workday_after(instant.date() - _DAY, n)
-        return end_of_day(d), est
-    d, est = cal.nth_workday_after(instant.date(), n)
-    return datetime.combine(d, instant.timetz()), est
+        days, est = cal.nth_workdays_after(instant.date() - _DAY, ns)
+        return [end_of_day(d) for d in days], est
+    days, est = cal.nth_workdays_after(instant.date(), ns)
+    clock = instant.timetz()
+    return [datetime.combine(d, clock) for d in days], est
 
 
 def deadline(start: datetime, dur: Duration, cal: WorkCalendar) -> tuple[datetime, bool]:
@@ -198,13 +205,7 @@ def escalations_at(due: datetime, step: Duration, n: int, cal: WorkCalendar) -> 
     due = local(due)
     if step.unit != "working_days":
         return [escalation_at(due, step, k, cal)[0] for k in range(1, n + 1)], False
-    ns = range(step.value, step.value * n + 1, step.value)
-    if due.time() == _MIDNIGHT:  # as add_working_days: 24:00 of D moves to 24:00 of a working day
-        days, est = cal.nth_workdays_after(due.date() - _DAY, ns)
-        return [datetime.combine(d + _DAY, _MIDNIGHT, TZ) for d in days], est  # end_of_day
-    days, est = cal.nth_workdays_after(due.date(), ns)
-    clock = due.timetz()
-    return [datetime.combine(d, clock) for d in days], est
+    return _working_days_after(due, range(step.value, step.value * n + 1, step.value), cal)
 
 
 _LADDERS: dict[tuple[datetime, int, int, str, int, WorkCalendar], tuple[tuple[datetime, ...], bool]] = {}
