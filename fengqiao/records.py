@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fengqiao.contract import CaseId
+from fengqiao.domain.phase import Phase, TargetStatus, legacy_judgement
 
 
 class Record(BaseModel):
@@ -103,11 +104,21 @@ Command = Annotated[
 
 
 class CaseSnapshot(Record):
-    """The current state of one case as the streams worker sees it."""
+    """The current state of one case as the streams worker sees it, with the domain's
+    judgement written down (`fengqiao.domain.phase`): the phase, and each target's status
+    with its due and end instants, so readers count instead of re-deriving the lifecycle.
+    A snapshot written before those fields existed gets them from `legacy_judgement`."""
 
     case_id: str
     version: int
     status: str
+    phase: Phase
+    sign_status: TargetStatus = TargetStatus.none
+    sign_ended_at: AwareDatetime | None = None  # when the current sign round was met or dropped
+    resolve_status: TargetStatus = TargetStatus.none
+    resolve_ended_at: AwareDatetime | None = None  # when the current resolve round was met or dropped
+    assign_count: int = 0
+    resolve_met_count: int = 0  # resolve rounds met (a re-opened case was met at least once)
     category: str = ""
     topic: str = ""
     urgency: str = ""
@@ -136,6 +147,11 @@ class CaseSnapshot(Record):
     merged_into: str = ""
     repeat_complaint: bool = False
     updated_at: AwareDatetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judged(cls, data: Any) -> Any:
+        return legacy_judgement(data) if isinstance(data, dict) and "phase" not in data else data
 
 
 class RegionStats(Record):

@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from fengqiao import privacy
 from fengqiao.contract import ContractError, parse_event, reasons_of
+from fengqiao.domain.phase import Phase
 from fengqiao.records import AlertRecord, CaseSnapshot, Command, RegionStats
 from fengqiao.regions import is_known, prefecture_of
 from sinks.schema import OPEN_CASE_COLUMNS
@@ -37,7 +38,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "contacts": ("case_id", "name_masked", "phone_masked", "phone_hash", "sealed", "updated_at"),
     "cases": (
-        "case_id", "version", "status", "category", "topic", "urgency", "channel", "region_code",
+        "case_id", "version", "status", "phase", "sign_status", "sign_ended_at", "resolve_status",
+        "resolve_ended_at", "assign_count", "resolve_met_count", "category", "topic", "urgency", "channel", "region_code",
         "prefecture_code", "department", "level", "formal_petition", "received_at", "assigned_at",
         "signed_at", "replied_at", "closed_at", "sign_due_at", "resolve_due_at",
         "calendar_estimated", "return_count", "reopen_count", "escalation_level", "first_rating",
@@ -225,7 +227,9 @@ def map_case(raw: bytes | None, partition: int = 0, offset: int = 0, now: dateti
 
 def case_row(c: CaseSnapshot) -> tuple[Any, ...]:
     return (
-        c.case_id, c.version, c.status, c.category, c.topic, c.urgency, c.channel, c.region_code,
+        c.case_id, c.version, c.status, c.phase.value, c.sign_status.value, c.sign_ended_at,
+        c.resolve_status.value, c.resolve_ended_at, min(c.assign_count, 65535), min(c.resolve_met_count, 65535),
+        c.category, c.topic, c.urgency, c.channel, c.region_code,
         c.prefecture_code or _prefecture(c.region_code), c.department, c.level, c.formal_petition,
         c.received_at, c.assigned_at, c.signed_at, c.replied_at, c.closed_at, c.sign_due_at,
         c.resolve_due_at, c.calendar_estimated, c.return_count, c.reopen_count,
@@ -235,12 +239,14 @@ def case_row(c: CaseSnapshot) -> tuple[Any, ...]:
 
 
 def open_case_row(c: CaseSnapshot) -> tuple[Any, ...]:
-    """The wall's view of a case; closed or merged cases are marked deleted (is_deleted = 1)."""
+    """The wall's view of an open case; a case in any other phase (awaiting evaluation,
+    closed, merged) is marked deleted (is_deleted = 1)."""
     return (
-        c.case_id, c.version, c.status, c.topic, c.urgency, c.region_code,
+        c.case_id, c.version, c.status, c.phase.value, c.sign_status.value, c.resolve_status.value,
+        c.topic, c.urgency, c.region_code,
         c.prefecture_code or _prefecture(c.region_code), c.department, c.received_at, c.signed_at,
         c.sign_due_at, c.resolve_due_at, min(c.escalation_level, 255), c.updated_at,
-        1 if (c.closed_at is not None or c.merged_into) else 0,
+        0 if c.phase == Phase.open else 1,
     )
 
 

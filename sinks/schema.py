@@ -14,6 +14,21 @@ TZ = "'Asia/Shanghai'"
 DT = f"DateTime64(3, {TZ})"
 NDT = f"Nullable(DateTime64(3, {TZ}))"
 
+# the domain's judgement (fengqiao.domain.phase), written by the streams worker into every
+# snapshot; stores created before these columns existed get them from `migrate`
+JUDGEMENT: dict[str, tuple[tuple[str, str], ...]] = {
+    "cases": (("phase", "LowCardinality(String)"), ("sign_status", "LowCardinality(String)"),
+              ("sign_ended_at", NDT), ("resolve_status", "LowCardinality(String)"),
+              ("resolve_ended_at", NDT), ("assign_count", "UInt16"), ("resolve_met_count", "UInt16")),
+    "open_cases": (("phase", "LowCardinality(String)"), ("sign_status", "LowCardinality(String)"),
+                   ("resolve_status", "LowCardinality(String)")),
+}
+
+
+def _judgement(table: str) -> str:
+    return "".join(f"\n        {name} {typ}," for name, typ in JUDGEMENT[table])
+
+
 TABLES: dict[str, str] = {
     # one row per event_id (duplicates collapse on merge; read with FINAL or uniqExact)
     "events": f"""
@@ -40,7 +55,7 @@ TABLES: dict[str, str] = {
     "cases": f"""
         case_id String,
         version UInt32,
-        status LowCardinality(String),
+        status LowCardinality(String),{_judgement("cases")}
         category LowCardinality(String),
         topic LowCardinality(String),
         urgency LowCardinality(String),
@@ -71,13 +86,13 @@ TABLES: dict[str, str] = {
         updated_at {DT}
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY case_id""",
-    # the open cases only, for the wall (board, countdown, drill-down): the sink writes every
-    # snapshot here too, a closed or merged one with is_deleted = 1; FINAL hides deleted rows and
+    # the open cases only (phase 'open'), for the wall (board, countdown, drill-down): the sink
+    # writes every snapshot here too, one in any other phase with is_deleted = 1; FINAL hides deleted rows and
     # `cleanup_open_cases` drops them, so FINAL stays cheap however many cases were ever closed
     "open_cases": f"""
         case_id String,
         version UInt32,
-        status LowCardinality(String),
+        status LowCardinality(String),{_judgement("open_cases")}
         topic LowCardinality(String),
         urgency LowCardinality(String),
         region_code LowCardinality(String),
@@ -178,7 +193,7 @@ DEDUP_WINDOW = 1000
 # tables whose deleted rows `OPTIMIZE ... FINAL CLEANUP` may drop (an experimental MergeTree setting)
 CLEANUP_TABLES = ("open_cases",)
 
-OPEN_CASE_COLUMNS = ("case_id", "version", "status", "topic", "urgency", "region_code", "prefecture_code",
+OPEN_CASE_COLUMNS = ("case_id", "version", "status", "phase", "sign_status", "resolve_status", "topic", "urgency", "region_code", "prefecture_code",
                      "department", "received_at", "signed_at", "sign_due_at", "resolve_due_at",
                      "escalation_level", "updated_at", "is_deleted")
 
@@ -191,18 +206,42 @@ def ddl(database: str) -> list[str]:
                      f"    SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}{extra}")
         # tables created before the setting existed get it too (a no-op when set)
         stmts.append(f"ALTER TABLE {database}.{name} MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}")
+        for col, typ in JUDGEMENT.get(name, ()):  # and the judgement columns (a no-op when there)
+            stmts.append(f"ALTER TABLE {database}.{name} ADD COLUMN IF NOT EXISTS {col} {typ}")
     return stmts
 
 
 def migrate(client: Any, database: str = "fengqiao") -> None:
     """Create the database and every table; harmless to run again.
 
-    A store from before `open_cases` existed gets it filled once from `cases FINAL`
-    (the open ones); later snapshots reach both tables through the sink.
+    A store from before the judgement columns existed gets them filled from each case's
+    stored row (`judge_legacy_rows`); one from before `open_cases` existed gets it filled
+    once from `cases FINAL` (the open ones); later snapshots reach both tables through the sink.
     """
     for stmt in ddl(database):
         client.command(stmt)
+    judge_legacy_rows(client, database)
     backfill_open_cases(client, database)
+
+
+def judge_legacy_rows(client: Any, database: str) -> int:
+    """Rows written before the judgement columns existed (phase '') get them from the domain
+    (`legacy_judgement`), re-inserted at the same version (the later insert wins) into
+    `cases` and `open_cases` (where a case no longer open, e.g. awaiting evaluation, leaves)."""
+    from fengqiao.records import CaseSnapshot
+    from sinks.rows import COLUMNS, case_row, open_case_row
+
+    res = client.query(f"SELECT * FROM {database}.cases FINAL WHERE phase = ''")
+    if not res.result_rows:
+        return 0
+    names = res.column_names
+    snaps = []
+    for row in res.result_rows:
+        d = {k: v for k, v in zip(names, row) if v is not None and k not in dict(JUDGEMENT["cases"])}
+        snaps.append(CaseSnapshot.model_validate(d))
+    for table, fn in (("cases", case_row), ("open_cases", open_case_row)):
+        client.insert(f"{database}.{table}", [fn(s) for s in snaps], column_names=list(COLUMNS[table]))
+    return len(snaps)
 
 
 def backfill_open_cases(client: Any, database: str) -> None:
@@ -213,7 +252,7 @@ def backfill_open_cases(client: Any, database: str) -> None:
     cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
     client.command(
         f"INSERT INTO {database}.open_cases ({cols}, is_deleted) SELECT {cols}, 0 "
-        f"FROM {database}.cases FINAL WHERE closed_at IS NULL AND merged_into = ''")
+        f"FROM {database}.cases FINAL WHERE phase = 'open'")
 
 
 def cleanup_open_cases(client: Any, database: str) -> None:

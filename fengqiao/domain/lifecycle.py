@@ -43,6 +43,7 @@ from typing import Any, Callable
 from fengqiao.contract import Envelope, parse_event
 from fengqiao.domain import sla
 from fengqiao.domain.calendar import WorkCalendar
+from fengqiao.domain.phase import TargetStatus, phase_of
 from fengqiao.domain.policy import Policy
 from fengqiao.records import CaseSnapshot
 
@@ -146,6 +147,7 @@ class CaseState:
     reopen_count: int = 0
     extension_count: int = 0
     extension_days: int = 0
+    resolve_met_count: int = 0
     first_rating: str = ""
     last_rating: str = ""
     resolved: bool = False
@@ -305,6 +307,7 @@ def _meet_resolve(state: CaseState, at: datetime) -> None:
     if state.resolve is not None and state.resolve.is_open:
         state.resolve = state.resolve.close(at, "met")
         state.resolved_on_time = state.resolve.on_time
+        state.resolve_met_count += 1
 
 
 def _extended(state: CaseState, ev: Any, at: datetime, policy: Policy, cal: WorkCalendar) -> None:
@@ -466,8 +469,18 @@ def replay(events: Any, policy: Policy, calendar: WorkCalendar, state: CaseState
     return state
 
 
+def _target(t: TargetState | None) -> tuple[TargetStatus, datetime | None]:
+    """A target round's status and the instant it was met or dropped."""
+    if t is None:
+        return TargetStatus.none, None
+    if t.is_open:
+        return TargetStatus.pending, None
+    return (TargetStatus.met if t.outcome == "met" else TargetStatus.dropped), t.closed_at
+
+
 def snapshot(state: CaseState) -> CaseSnapshot:
-    """The record published on `petitions.cases` / stored in ClickHouse `cases`."""
+    """The record published on `petitions.cases` / stored in ClickHouse `cases`, with the
+    domain's judgement (phase, each current round's status) written down."""
     try:
         from fengqiao.regions import prefecture_of
 
@@ -475,8 +488,13 @@ def snapshot(state: CaseState) -> CaseSnapshot:
     except KeyError:
         pref = state.region_code[:4] + "00"
     assert state.updated_at is not None
+    sign, sign_end = _target(state.sign)
+    resolve, resolve_end = _target(state.resolve)
     return CaseSnapshot(
-        case_id=state.case_id, version=state.version, status=state.status, category=state.category,
+        case_id=state.case_id, version=state.version, status=state.status,
+        phase=phase_of(state.status, state.resolved, bool(state.merged_into)),
+        sign_status=sign, sign_ended_at=sign_end, resolve_status=resolve, resolve_ended_at=resolve_end,
+        assign_count=state.assign_count, resolve_met_count=state.resolve_met_count, category=state.category,
         topic=state.topic, urgency=state.urgency, channel=state.channel, region_code=state.region_code,
         prefecture_code=pref, department=state.department, level=state.level, formal_petition=state.formal,
         received_at=state.received_at, assigned_at=state.assigned_at, signed_at=state.signed_at,
@@ -486,6 +504,6 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         calendar_estimated=state.calendar_estimated, return_count=state.return_count,
         reopen_count=state.reopen_count, escalation_level=state.escalations,
         first_rating=state.first_rating, last_rating=state.last_rating,
-        signed_on_time=state.signed_on_time, resolved_on_time=state.resolved_on_time,
+        signed_on_time=state.sign.on_time if state.sign else None, resolved_on_time=state.resolved_on_time,
         resolved_online=state.resolved_online, merged_into=state.merged_into, updated_at=state.updated_at,
     )

@@ -145,6 +145,22 @@ def test_case_row() -> None:
     assert map_case(None) == []  # a tombstone on the compacted topic is not an error
 
 
+def test_case_rows_carry_the_judgement_and_only_open_cases_stay_on_the_board() -> None:
+    """A resolved reply waiting for evaluation left `open_cases` only at archive (counted 已超期)."""
+    for status, phase, deleted in (("signed", "open", 0), ("replied", "awaiting_evaluation", 1),
+                                   ("archived", "closed", 1), ("merged", "merged", 1)):
+        out = map_case(snapshot(status=status, phase=phase, resolve_status="met" if deleted else "pending",
+                                resolve_ended_at=NOW if deleted else None).to_json())
+        assert not isinstance(out, str)
+        case, open_ = as_dict("cases", out[0].row), as_dict("open_cases", out[1].row)
+        assert (case["phase"], open_["phase"], open_["is_deleted"]) == (phase, phase, deleted)
+        assert case["resolve_status"] == open_["resolve_status"] == ("met" if deleted else "pending")
+    # a snapshot from before the judgement fields: the domain fills them in
+    legacy = map_case(b'{"case_id": "o", "version": 2, "status": "replied", "region_code": "130102", '
+                      b'"prefecture_code": "130100", "resolved_on_time": true, "updated_at": "2026-09-29T10:00:00+08:00"}')
+    assert not isinstance(legacy, str) and as_dict("open_cases", legacy[1].row)["is_deleted"] == 1
+
+
 def alert(**over: object) -> AlertRecord:
     base: dict = dict(alert_id="a1", dedup_key="sla:HB-1:sign:warning:0", kind="sla", stage="warning",
                       severity="warning", state="firing", case_id="HB-1", region_code="130102",
