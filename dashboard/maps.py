@@ -20,21 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from fengqiao import regions as rg
+from fengqiao.geo import CODE_TO_SHAPE  # today's code → the 2018 feature id (one table for map and geo)
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "maps"
 PROVINCE_MAP = "河北"
 
-# today's code → the 2018 feature id that covers it
-CODE_TO_SHAPE: dict[str, str] = {
-    "130284": "130223",  # 滦州市 ← 滦县
-    "130407": "130428",  # 肥乡区 (2016 code change)
-    "130408": "130429",  # 永年区
-    "130881": "130823",  # 平泉市 ← 平泉县
-    "130505": "130526",  # 任泽区 ← 任县
-    "130506": "130527",  # 南和区 ← 南和县
-    # 襄都区 130502 / 信都区 130503 keep the 桥东区/桥西区 codes; 邢台县 130521 was
-    # split between them and its 2018 shape stays without a code of its own.
-}
 # 2018 feature id → the name shown today (feature names are rewritten to these)
 SHAPE_NAMES: dict[str, str] = {
     "130223": "滦州市",
