@@ -6,9 +6,13 @@ non-empty buffer is flushed together (one column-oriented insert per table,
 which is what makes ClickHouse fast). The order is fixed and is the whole
 correctness argument:
 
-1. insert the rows (retried with backoff, each retry with the same
-   `insert_deduplication_token`, so an insert that did land but timed out is
-   not stored twice);
+1. insert the rows, at most `MAX_PARTITIONS_PER_INSERT` months of a
+   month-partitioned table per insert (a backfill of years lands as several
+   inserts). A store that is down (connection, timeout: `is_transient`) is
+   retried with backoff, each retry with the same `insert_deduplication_token`,
+   so an insert that did land but timed out is not stored twice. A batch the
+   store refuses for its data is split in halves until the refused rows are
+   found: they become dead letters, the rest lands (poison isolation);
 2. hand the dead letters to the DLQ and wait for the broker's ack;
 3. only then commit `last offset + 1` for each partition.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -31,7 +36,10 @@ from datetime import datetime
 from typing import Any, Callable, Hashable, Iterable, NamedTuple, Sequence
 
 from fengqiao.records import DeadLetter
-from sinks.rows import COLUMNS, Mapped, may_carry_pii
+from fengqiao.vocab import TZ
+from sinks.health import SinkHealth
+from sinks.rows import COLUMNS, Mapped, may_carry_pii, scrub_text
+from sinks.schema import TABLES
 
 log = logging.getLogger("fengqiao.sink")
 
@@ -41,6 +49,15 @@ CommitFn = Callable[[dict["TP", int]], None]
 """commit({tp: next offset to read}); raises to be retried."""
 DeadFn = Callable[[list[DeadLetter]], None]
 """Send dead letters and wait for the broker's acks; raises to be retried."""
+TransientFn = Callable[[BaseException], bool]
+"""True for a store that is down or busy (retry the same insert); False: the data was refused."""
+
+MAX_PARTITIONS_PER_INSERT = 100  # ClickHouse's default `max_partitions_per_insert_block`
+_MONTHLY = re.compile(r"PARTITION BY toYYYYMM\((\w+)\)")
+# table -> index of the column its partitions are months of (read from the DDL: one definition)
+MONTH_COLUMN: dict[str, int] = {
+    t: COLUMNS[t].index(m.group(1)) for t, body in TABLES.items() if t in COLUMNS and (m := _MONTHLY.search(body))
+}
 
 
 class TP(NamedTuple):
@@ -52,6 +69,46 @@ class SinkStopped(RuntimeError):
     """Stop was requested while a flush could not complete: nothing was committed."""
 
 
+class _Refused(Exception):
+    """The store refused an insert for its data (not for being down)."""
+
+
+class Origin(NamedTuple):
+    """Where a row came from: what its dead letter carries if the store refuses it."""
+
+    tp: TP
+    offset: int
+    raw: bytes | None
+    at: datetime
+
+
+def _month(value: Any) -> Hashable:
+    if not isinstance(value, datetime):
+        return value
+    local = value.astimezone(TZ)
+    return local.year * 100 + local.month
+
+
+def partition_chunks(table: str, rows: list[tuple[Any, ...]], origins: list[Origin]
+                     ) -> list[tuple[list[tuple[Any, ...]], list[Origin]]]:
+    """Split rows so that no insert touches more than `MAX_PARTITIONS_PER_INSERT` months."""
+    col = MONTH_COLUMN.get(table)
+    if col is None:
+        return [(rows, origins)]
+    keys = [_month(r[col]) for r in rows]
+    if len(set(keys)) <= MAX_PARTITIONS_PER_INSERT:
+        return [(rows, origins)]
+    groups: dict[Hashable, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    ordered = list(groups.values())
+    chunks = []
+    for start in range(0, len(ordered), MAX_PARTITIONS_PER_INSERT):
+        idx = [i for g in ordered[start:start + MAX_PARTITIONS_PER_INSERT] for i in g]
+        chunks.append(([rows[i] for i in idx], [origins[i] for i in idx]))
+    return chunks
+
+
 @dataclass
 class _Buffer:
     started: float
@@ -59,6 +116,7 @@ class _Buffer:
     last_offset: int = -1
     messages: int = 0
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    origins: dict[str, list[Origin]] = field(default_factory=dict)  # parallel to `rows`
     dead: list[DeadLetter] = field(default_factory=list)
     keys: list[Hashable] = field(default_factory=list)  # to forget them if the buffer is discarded
 
@@ -71,6 +129,8 @@ class SinkStats:
     dead_letters: int = 0
     flushes: int = 0
     retries: int = 0
+    poison_rows: int = 0  # rows the store refused (isolated by bisection, dead-lettered)
+    inserts: int = 0
     by_table: dict[str, int] = field(default_factory=dict)
 
 
@@ -115,6 +175,10 @@ class BatchingSink:
         clock: Callable[[], float] = time.monotonic,
         dedup_tokens: bool = True,
         pii_key: str = "",
+        is_transient: TransientFn = lambda exc: isinstance(exc, OSError),
+        health: SinkHealth | None = None,
+        on_health: Callable[[SinkHealth], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._insert = insert
         self._commit = commit
@@ -129,6 +193,10 @@ class BatchingSink:
         self._run = uuid.uuid4().hex  # tokens only dedupe retries within this process
         self._tokens = dedup_tokens
         self._pii_key = pii_key  # seals dead letters that may carry contact data
+        self._transient = is_transient
+        self.health = health or SinkHealth()
+        self._on_health = on_health or (lambda h: None)
+        self._wall = wall_clock
         self.stats = SinkStats()
 
     # ------------------------------------------------------------ intake
@@ -142,14 +210,11 @@ class BatchingSink:
         buf.last_offset = offset
         buf.messages += 1
         self.stats.messages += 1
+        when = at or datetime.now().astimezone()
         if isinstance(mapped, str):
-            when = at or datetime.now().astimezone()
-            where = {"topic": tp.topic, "partition": tp.partition, "offset": offset}
-            if self._pii_key and may_carry_pii(raw):  # rejected bytes may hold a clear phone: seal them
-                buf.dead.append(DeadLetter.sealed_of("sink", raw or b"", mapped, when, self._pii_key, **where))
-            else:
-                buf.dead.append(DeadLetter.of("sink", raw, mapped, when, **where))
+            buf.dead.append(self._dead_letter(Origin(tp, offset, raw, when), mapped))
             return
+        origin = Origin(tp, offset, raw, when)
         duplicate = False
         for table, key, row in mapped:
             if key is not None:
@@ -162,7 +227,15 @@ class BatchingSink:
             rows = buf.rows.get(table)
             if rows is None:
                 rows = buf.rows[table] = []
+                buf.origins[table] = []
             rows.append(row)
+            buf.origins[table].append(origin)
+
+    def _dead_letter(self, o: Origin, reason: str) -> DeadLetter:
+        where = {"topic": o.tp.topic, "partition": o.tp.partition, "offset": o.offset}
+        if self._pii_key and may_carry_pii(o.raw):  # rejected bytes may hold a clear phone: seal them
+            return DeadLetter.sealed_of("sink", o.raw or b"", reason, o.at, self._pii_key, **where)
+        return DeadLetter.of("sink", o.raw, reason, o.at, **where)
 
     # ------------------------------------------------------------ flushing
     def pending(self) -> int:
@@ -197,19 +270,23 @@ class BatchingSink:
         started = time.perf_counter()
         bufs = [(tp, self._buffers[tp]) for tp in chosen]
         tables: dict[str, list[tuple[Any, ...]]] = {}
+        origins: dict[str, list[Origin]] = {}
         dead: list[DeadLetter] = []
         for _, b in bufs:
             for table, rows in b.rows.items():
                 tables.setdefault(table, []).extend(rows)
+                origins.setdefault(table, []).extend(b.origins[table])
             dead.extend(b.dead)
         span = ";".join(f"{tp.topic}:{tp.partition}:{b.first_offset}-{b.last_offset}" for tp, b in sorted(bufs))
         inserted = 0
+        refused: dict[tuple[TP, int], DeadLetter] = {}  # one dead letter per message, however many rows
         for table, rows in tables.items():
-            token = hashlib.sha1(f"{self._run}|{table}|{span}".encode()).hexdigest() if self._tokens else None
-            columns = list(zip(*rows))
-            self._retry(lambda: self._insert(table, COLUMNS[table], columns, token), f"insert into {table}")
-            inserted += len(rows)
-            self.stats.by_table[table] = self.stats.by_table.get(table, 0) + len(rows)
+            for n, (chunk, where) in enumerate(partition_chunks(table, rows, origins[table])):
+                token = hashlib.sha1(f"{self._run}|{table}|{span}|{n}".encode()).hexdigest() if self._tokens else None
+                landed = self._land(table, chunk, where, token, refused)
+                inserted += landed
+                self.stats.by_table[table] = self.stats.by_table.get(table, 0) + landed
+        dead.extend(refused.values())
         if dead:
             self._retry(lambda: self._send_dead(dead), "send to the DLQ")
         offsets = {tp: b.last_offset + 1 for tp, b in bufs}
@@ -219,6 +296,9 @@ class BatchingSink:
         self.stats.rows += inserted
         self.stats.dead_letters += len(dead)
         self.stats.flushes += 1
+        self.health.succeeded(self._wall(), inserted=inserted > 0)
+        self.health.updated_at = self._wall()
+        self._on_health(self.health)
         log.debug(
             "flush: %d rows (%s), %d dead letters, %d partitions, %.1f ms",
             inserted, ", ".join(f"{t}={len(r)}" for t, r in tables.items()) or "-",
@@ -234,16 +314,53 @@ class BatchingSink:
             if b is not None:
                 self._recent.forget(b.keys)
 
-    def _retry(self, step: Callable[[], None], what: str) -> None:
+    def _land(self, table: str, rows: list[tuple[Any, ...]], origins: list[Origin], token: str | None,
+              refused: dict[tuple[TP, int], DeadLetter]) -> int:
+        """Insert `rows`; if the store refuses them, bisect until the refused rows are alone.
+        Returns the rows that landed; refused rows' messages are added to `refused`."""
+        columns = list(zip(*rows))
+        try:
+            self._retry(lambda: self._insert(table, COLUMNS[table], columns, token), f"insert into {table}",
+                        refusal=True)
+            self.stats.inserts += 1
+            return len(rows)
+        except _Refused as exc:
+            cause = exc.__cause__ or exc
+            if len(rows) == 1:
+                o = origins[0]
+                self.stats.poison_rows += 1
+                self.health.poison_rows += 1
+                reason = (f"(sink): 数据库拒绝写入此行 the store refused this row for table {table}: "
+                          f"{type(cause).__name__}: {scrub_text(str(cause))[:300]}")
+                log.warning("poison row isolated: %s[%d]@%d (%s: %s)", o.tp.topic, o.tp.partition, o.offset,
+                            table, type(cause).__name__)
+                refused.setdefault((o.tp, o.offset), self._dead_letter(o, reason))
+                return 0
+            mid = len(rows) // 2
+            left, right = (f"{token}/a", f"{token}/b") if token else (None, None)
+            return (self._land(table, rows[:mid], origins[:mid], left, refused)
+                    + self._land(table, rows[mid:], origins[mid:], right, refused))
+
+    def _retry(self, step: Callable[[], None], what: str, refusal: bool = False) -> None:
+        """Run `step` until it succeeds, with backoff; with `refusal`, an error that is not
+        transient (the data was refused) is raised at once as `_Refused`."""
         delay, cap = self._backoff
         attempt = 0
         while True:
             try:
                 step()
+                if attempt:
+                    self.health.succeeded(self._wall(), inserted=False)
+                    self._on_health(self.health)
                 return
             except Exception as exc:  # noqa: BLE001 - any failure of the store or broker is retried
+                if refusal and not self._transient(exc):
+                    raise _Refused(str(exc)) from exc
                 attempt += 1
                 self.stats.retries += 1
+                self.health.failed(what, f"{type(exc).__name__}: {scrub_text(str(exc))}", self._wall())
+                self.health.updated_at = self._wall()
+                self._on_health(self.health)
                 if self._stop.is_set():
                     raise SinkStopped(f"{what} failed and stop was requested: {exc}") from exc
                 log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc)

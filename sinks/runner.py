@@ -18,17 +18,18 @@ import time
 from datetime import datetime
 from functools import partial
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 from fengqiao.records import DeadLetter
-from fengqiao.settings import Settings
+from fengqiao.settings import Settings, reveal
+from fengqiao.vocab import TZ as SHANGHAI
 from sinks.batching import TP, BatchingSink, SinkStopped
+from sinks.health import HEARTBEAT_SECONDS, SinkHealth, state_path, write_state
 from sinks.rows import MAPPERS
 from sinks.schema import cleanup_open_cases, migrate
-from sinks.store import get_client, store_lock
+from sinks.store import get_client, is_transient, store_lock
 
 log = logging.getLogger("fengqiao.sink")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SUMMARY_SECONDS = 10.0
 DLQ_ACK_SECONDS = 30.0
 GC_THRESHOLDS = (50_000, 20, 100)  # `fengqiao sink`: fewer cyclic GC passes over millions of short-lived rows
@@ -114,6 +115,27 @@ class _DeadLetters:
             self.producer.close(timeout=5)
 
 
+class _HealthFile:
+    """Writes the sink's state for the wall: at once when it changes, else as a heartbeat."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written: tuple[Any, ...] = ()
+        self.at = 0.0
+
+    def __call__(self, health: SinkHealth, force: bool = False) -> None:
+        state = (health.running, health.failing_since, health.attempts, health.poison_rows)
+        now = time.monotonic()
+        if not force and state == self.written and now - self.at < HEARTBEAT_SECONDS:
+            return
+        health.updated_at = time.time()
+        try:
+            write_state(self.path, health)
+        except OSError as exc:  # the wall then says "not reporting": never stop the sink for it
+            log.warning("could not write the sink state file %s: %s", self.path, exc)
+        self.written, self.at = state, now
+
+
 class _Commit:
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
@@ -158,6 +180,29 @@ def _make_consumer(settings: Settings) -> Any:
     )
 
 
+def _open_store(settings: Settings, stop: threading.Event, health: SinkHealth, report: _HealthFile) -> Any:
+    """The client, with the schema migrated; a store that is down is retried with backoff
+    (the wall says stale meanwhile). None if stop was requested first."""
+    delay = 0.5
+    while True:
+        try:
+            client = get_client(settings)
+            with store_lock():
+                migrate(client, settings.clickhouse_database)
+            health.succeeded(time.time(), inserted=False)
+            report(health, force=True)
+            return client
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the store is retried
+            health.failed("open the store", f"{type(exc).__name__}: {exc}", time.time())
+            report(health)
+            log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
+            if stop.wait(delay):
+                health.running = False
+                report(health, force=True)
+                return None
+            delay = min(delay * 2, 10.0)
+
+
 def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event | None = None) -> None:
     """Consume events, cases, alerts, stats and commands into ClickHouse until `stop` is set.
 
@@ -168,9 +213,11 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
     """
     from kafka import ConsumerRebalanceListener
 
-    client = get_client(settings)
-    with store_lock():
-        migrate(client, settings.clickhouse_database)
+    health = SinkHealth()
+    health_file = _HealthFile(state_path(settings.data_dir))
+    client = _open_store(settings, stop, health, health_file)
+    if client is None:
+        return
     ensure_topics(settings)
 
     kinds = topic_kinds(settings)
@@ -183,7 +230,10 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
         batch_rows=settings.sink.batch_rows,
         batch_seconds=settings.sink.batch_seconds,
         stop=stop,
-        pii_key=settings.pii_key,
+        pii_key=reveal(settings.pii_key),
+        is_transient=is_transient,
+        health=health,
+        on_health=health_file,
     )
 
     cleanup = _OpenCasesCleanup(client, settings.clickhouse_database, sink)
@@ -204,7 +254,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
 
     consumer.subscribe(topics=sorted(kinds), listener=Listener())
     mappers = {name: MAPPERS[kind] for name, kind in kinds.items()}
-    mappers[settings.topics.events] = partial(MAPPERS["events"], pii_key=settings.pii_key)
+    mappers[settings.topics.events] = partial(MAPPERS["events"], pii_key=reveal(settings.pii_key))
     log.info("sink consuming %s into %s (group %s)", ", ".join(sorted(kinds)),
              settings.clickhouse_database, settings.sink.group_id)
 
@@ -227,6 +277,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
                             mapped = f"(sink): could not map this record: {type(exc).__name__} / 无法处理此消息"
                         sink.add(tp, r.offset, mapped, r.value, now)
             sink.flush_due()
+            health_file(sink.health)
             cleanup()
             t = time.monotonic()
             if t - last_summary >= SUMMARY_SECONDS and (sink.stats.rows != last_rows or t - last_summary >= 60):
@@ -243,6 +294,8 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
             consumer.close(autocommit=False)
         finally:
             dead.close()
+            sink.health.running = False
+            health_file(sink.health, force=True)
         s = sink.stats
         log.info("sink stopped: %d rows, %d messages, %d duplicates skipped, %d dead letters",
                  s.rows, s.messages, s.duplicates, s.dead_letters)

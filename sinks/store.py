@@ -46,3 +46,43 @@ _query_lock = threading.RLock()
 def store_lock() -> threading.RLock:
     """Serialises use of one client across threads (the wall + its sink thread)."""
     return _query_lock
+
+
+# ClickHouse error codes that mean "the store is down, busy or not ready", not "this data is bad"
+_TRANSIENT_CODES = frozenset({
+    3,    # UNEXPECTED_END_OF_FILE
+    60,   # UNKNOWN_TABLE (not migrated yet)
+    81,   # UNKNOWN_DATABASE
+    159,  # TIMEOUT_EXCEEDED
+    164,  # READONLY
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  # NO_FREE_CONNECTION
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    236,  # ABORTED
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    243,  # NOT_ENOUGH_SPACE
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    394,  # QUERY_WAS_CANCELLED
+    425,  # SYSTEM_ERROR
+    497,  # ACCESS_DENIED
+    516,  # AUTHENTICATION_FAILED
+    999,  # KEEPER_EXCEPTION
+})
+_TOO_MANY_PARTS = 252  # "too many parts" is back-pressure; "too many partitions for single INSERT" is the batch
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an insert failed because the store is unavailable (retry the same insert with
+    backoff) rather than because it refused the data (isolate the rows that caused it)."""
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+    if isinstance(exc, (OperationalError, OSError)):
+        return True
+    if isinstance(exc, DatabaseError):
+        code = getattr(exc, "code", None)
+        if code == _TOO_MANY_PARTS:
+            return "partitions for single insert" not in str(exc).lower()
+        return code in _TRANSIENT_CODES
+    return False
