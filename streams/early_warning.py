@@ -3,11 +3,12 @@
 State lives in the `early` table, in small keys prefixed by the region code's record type (see
 `EarlyWarning`); the early topic is keyed by region code, so one region's keys live in one partition.
 
-Hotspot test (chosen so it does not fire on noise): let c be the region×topic count over the last
-hour (twelve 5-minute buckets by event time) and λ the baseline = mean count of the same hour-of-week
-over the previous 4 weeks, floored at `BASE_FLOOR` (so a topic never seen before is not "infinitely
-above baseline"). Fire when c ≥ `MIN_COUNT` and the Poisson upper tail P(X ≥ c | λ) < `P_VALUE`
-(1e-4). With λ at its floor of 0.5 that needs c ≥ 6; with λ = 3 it needs c ≥ 12. Raised once per
+Hotspot (the rule, its numbers and why: `fengqiao.domain.early_warning`): c is the county×topic
+count over the last hour (twelve 5-minute buckets by event time), the baseline the mean count of the
+same hour-of-week over the previous weeks the county's history covers (at most 4). The history starts
+at the county's first counted petition (event time, key `s|{region}`); until it covers that hour of
+the week at least `MIN_WEEKS` (2) times there is no baseline ("基线不足") and no hotspot — a fresh
+worker does not call every busy topic a hotspot "above a baseline of 0.0". Raised once per
 (region, topic, hour window) — the dedup key carries the window start.
 
 Class case: jieba tokens (HMM on, length ≥ 2, stopwords and numbers dropped) per petition; two
@@ -48,6 +49,9 @@ import math
 from datetime import datetime
 from typing import Any
 
+from fengqiao.domain.early_warning import (  # noqa: F401 - is_hotspot, poisson_tail re-exported for the tests
+    BASE_WEEKS, CLASS_DAYS, CLASS_MIN, MIN_COUNT, MIN_WEEKS, WEEK_HOURS, baseline_of, is_hotspot, poisson_tail,
+    weeks_covered)
 from fengqiao.records import AlertRecord
 from fengqiao.regions import name_of
 
@@ -56,37 +60,18 @@ from streams.similarity import (  # noqa: F401 - re-exported: the tests and the 
     MAX_COMPARE, SIMILAR, STOP, TEXT_CACHE, Analysis, _analysed, _texts, analyse)
 from streams.similarity import Ring as _Ring
 
-MIN_COUNT = 6
-P_VALUE = 1e-4
-BASE_FLOOR = 0.5
-BASE_WEEKS = 4
 MAX_LISTED = 100  # case ids listed in a class-case alert (the message gives the full count)
 REPUBLISH_AT = frozenset({4, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000})  # member counts that update the alert
-CLASS_MIN = 3
-DOC_SECONDS = 7 * 86400
+DOC_SECONDS = CLASS_DAYS * 86400
 CACHE_MAX = 20_000  # store values mirrored in memory before the mirror is dropped and refilled
-
-def poisson_tail(c: int, lam: float) -> float:
-    """P(X ≥ c) for X ~ Poisson(λ)."""
-    if c <= 0:
-        return 1.0
-    term = math.exp(-lam)
-    cdf = term
-    for k in range(1, c):
-        term *= lam / k
-        cdf += term
-    return max(0.0, 1.0 - cdf)
-
-
-def is_hotspot(count: int, baseline: float) -> bool:
-    return count >= MIN_COUNT and poisson_tail(count, max(baseline, BASE_FLOOR)) < P_VALUE
-
 
 class EarlyWarning:
     """Works on a dict-like store (the Faust `early` table, or a dict in tests) with small keys:
 
     * `n|{region}|{topic}|{hour}`: counts by event time for the baseline, expired after 5 weeks
       (a county's latest hour is held in memory until its next hour starts, see `_tally`);
+    * `s|{region}`: the hour of the county's earliest counted petition, where its history starts
+      (mirrored in `first`; older versions' stores get it from their `n|` and `d|` keys on `rebuild`);
     * `d|{region}|{case_id}`: `[at, tokens, topic]` of a petition in its county's ring (also the
       idempotency check), deleted when it leaves the ring;
     * `c|{region}|{cluster}`: a live class-case cluster, `{"m": last 100 case ids, "n": members}`,
@@ -112,6 +97,7 @@ class EarlyWarning:
         self._window: tuple[int, Any, str] = (0, None, "")  # hour, tz, its form in dedup keys
         self._pending: dict[str, dict[str, Any]] = {}  # region -> key -> value (None: delete) from `rebuild`
         self._hours: dict[str, tuple[int, dict[str, int]]] = {}  # region -> open hour, topic -> count not yet in `n|`
+        self.first: dict[str, int] = {}  # region -> hour its history starts (`s|`)
 
     def rebuild(self, items: Any, now: datetime | None = None) -> None:
         self._reset()
@@ -120,9 +106,17 @@ class EarlyWarning:
         docs: dict[str, list[tuple[float, str, list[str]]]] = {}
         clusters: dict[str, dict[str, dict[str, Any]]] = {}
         legacy: dict[str, dict[str, Any]] = {}  # region -> {"c": clusters, "k": counts}
+        seen: dict[str, int] = {}  # region -> earliest hour in its `n|` and `d|` keys (stores without `s|`)
         for key, value in items:
             kind, region, rest = (key.split("|", 2) + ["", ""])[:3]
-            if kind == "d" and value:
+            if kind == "s" and value is not None:
+                self.first[region] = int(value)
+            elif kind == "n" and value:
+                h = int(rest.rsplit("|", 1)[1])
+                seen[region] = min(seen.get(region, h), h)
+            elif kind == "d" and value:
+                h = int(float(value[0]) // 3600)
+                seen[region] = min(seen.get(region, h), h)
                 docs.setdefault(region, []).append((float(value[0]), rest, value[1] or [], value[2] if len(value) > 2 else ""))
                 if len(value) > 2:
                     self._count(f"{region}|{value[2]}", int(float(value[0]) // 300), 1, floor)
@@ -140,6 +134,10 @@ class EarlyWarning:
                 self._count(f"{region}|{topic}", int(b), int(value), floor)
                 if floor is not None and int(b) < floor:
                     self._later(region, key, None)
+        for region, h in seen.items():
+            if region not in self.first:
+                self.first[region] = h
+                self._later(region, f"s|{region}", h)
         for region, old in legacy.items():
             for c, members in old["c"].items():
                 clusters.setdefault(region, {})[c] = v = {"m": members, "n": old["k"].get(c) or len(members)}
@@ -187,7 +185,16 @@ class EarlyWarning:
         for topic, n in counts.items():
             key = f"n|{region}|{topic}|{h}"
             self._set(store, key, (self._get(store, key) or 0) + n)
-            self._del(store, f"n|{region}|{topic}|{h - 24 * 7 * (BASE_WEEKS + 1)}")
+            self._del(store, f"n|{region}|{topic}|{h - WEEK_HOURS * (BASE_WEEKS + 1)}")
+
+    def _start(self, store: Any, region: str, h: int) -> None:
+        """Keep where the county's history starts: its earliest petition's hour (a late one moves it back)."""
+        first = self.first.get(region)
+        if first is None:
+            first = store.get(f"s|{region}")
+        if first is None or h < first:
+            store[f"s|{region}"] = first = h
+        self.first[region] = int(first)
 
     def _later(self, region: str, key: str, value: Any) -> None:
         self._pending.setdefault(region, {})[key] = value
@@ -242,6 +249,7 @@ class EarlyWarning:
         at, now_ts = datetime.fromisoformat(fact["at"]).timestamp(), now.timestamp()
         h, f = int(at // 3600), int(at // 300)
         self._tally(store, region, topic, h)
+        self._start(store, region, h)
         floor = min(f, int(now_ts // 300)) - 12  # buckets below are never read again
         b = self.buckets.setdefault(f"{region}|{topic}", {})
         for old in [k for k in b if k < floor]:
@@ -276,14 +284,17 @@ class EarlyWarning:
         dk = f"hotspot:{region}:{topic}:{self._window[2]}"
         if store.get(f"a|{dk}") is not None:
             return []  # raised in this window already (read first: skips the baseline reads)
-        past = [self._get(store, f"n|{region}|{topic}|{now_h - 24 * 7 * w}") or 0 for w in range(1, BASE_WEEKS + 1)]
-        baseline = sum(past) / len(past)
-        if not is_hotspot(count, baseline):
+        weeks = weeks_covered(self.first.get(region), now_h)
+        if weeks < MIN_WEEKS:
+            return []  # 基线不足: no baseline yet, so no hotspot (fengqiao.domain.early_warning)
+        base = baseline_of([self._get(store, f"n|{region}|{topic}|{now_h - WEEK_HOURS * w}") or 0
+                            for w in range(1, weeks + 1)])
+        if not base.hotspot(count):
             return []
         rec = AlertRecord(
             alert_id=alert_id_for(dk), dedup_key=dk, kind="hotspot", severity="warning", state="firing",
             region_code=region, raised_at=now, updated_at=now, case_ids=[cid],
-            message=f"{name_of(region)} 「{topic}」近1小时 {count} 件，高于同时段基线 {baseline:.1f}（未诉先办）",
+            message=f"{name_of(region)} 「{topic}」近1小时 {count} 件，高于近{weeks}周同时段基线 {base.mean:.1f}（未诉先办）",
         )
         store[f"a|{dk}"] = {"r": rec.model_dump(mode="json")}
         return [rec]

@@ -5,16 +5,17 @@ no page reload), says when its data is stale, and never shows personal data
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from dashboard import maps, queries, ui
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
+from fengqiao.domain.early_warning import RULES_ZH
+from fengqiao.vocab import TZ as SH
+from sinks.health import sink_stale
 from sinks.rows import scrub_text
 
-SH = ZoneInfo("Asia/Shanghai")
 S = settings()
 sink = ensure_sink(S)
 ensure_schema(S)
@@ -159,7 +160,7 @@ def _ticker(data: dict[str, list[dict]]) -> None:
 
 
 def _warnings(data: dict[str, list[dict]]) -> None:
-    st.markdown('<div class="fq-h">热点与类案预警</div>', unsafe_allow_html=True)
+    st.markdown('<div class="fq-h">热点与类案预警</div>', unsafe_allow_html=True, help=RULES_ZH)
     items = "".join(
         f'<li><span class="fq-tag {"warning" if w["kind"] == "hotspot" else "info"}">'
         f'{ui.KIND_ZH.get(w["kind"], w["kind"])}</span>{ui.esc(scrub_text(w["message"]))} · {w["cases"]}件</li>'
@@ -187,7 +188,7 @@ def wall() -> None:
         st.markdown(f'<div class="fq-banner">⚠ 数据库连接中断，暂停显示数据 ClickHouse unreachable ({ui.esc(error)})</div>',
                     unsafe_allow_html=True)
         return
-    stale = _stale_reason(data)
+    stale = " · ".join(r for r in (_stale_reason(data), sink_stale(S.data_dir)) if r)  # the sink's own state too
     _header("● 数据滞后" if stale else "● 实时")
     if stale:
         st.markdown(f'<div class="fq-banner">⚠ {ui.esc(stale)}</div>', unsafe_allow_html=True)

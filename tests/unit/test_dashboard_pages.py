@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, commands, queries
 from dashboard.seed import CLEAR_PHONE, MASKED_PHONE, seed
+from fengqiao.domain.early_warning import RULES_ZH
 from fengqiao.settings import Settings
 from sinks.store import get_client
 
@@ -69,6 +70,7 @@ def test_wall_shows_kpis_from_the_store_and_nothing_personal(seeded: tuple[Setti
     assert "逐级督办" in text  # the ticker lists the firing SLA alerts
     assert not PHONE.search(text) and MASKED_PHONE not in text  # no phone at all on the wall
     assert "数据库连接中断" not in text and "数据已停止更新" not in text
+    assert any(m.proto.help == RULES_ZH for m in at.markdown)  # the early-warning rule, baseline included
 
 
 def test_wall_says_so_when_the_store_is_unreachable(seeded: tuple[Settings, dict],

@@ -172,3 +172,65 @@ def test_baseline_hour_counts_are_written_once_the_hour_is_over_and_survive_a_re
     ew2.on_intake(store, fact(11, "路灯不亮十一", at=h10 + timedelta(minutes=50)), h11)  # late, for a written hour
     assert store[key10] == 4
     assert f"n|{COUNTY}|物业管理|{int(h11.timestamp() // 3600)}" not in store
+
+
+# ------------------------------------------------------------ hotspots need a baseline (issue 10 item 7)
+def hotspots(ew: EarlyWarning, store: dict, n: int, start: int = 100, now: datetime = NOW,
+             topic: str = "劳资纠纷") -> list[Any]:
+    """`n` petitions on one topic in the hour before `now`, all different texts."""
+    out = []
+    for i in range(n):
+        f = fact(start + i, f"第{i}号 不同内容 {i * 7919}", at=now - timedelta(minutes=i), topic=topic)
+        out += [r for r in ew.on_intake(store, f, now)[1] if r.kind == "hotspot"]
+    return out
+
+
+def history_since(ew: EarlyWarning, store: dict, days: float, region: str = COUNTY) -> None:
+    """The county's first counted petition `days` ago (another topic, another hour)."""
+    ew.on_intake(store, fact(f"H{days}", "早先的一件诉求", region=region, at=NOW - timedelta(days=days, hours=3),
+                             topic="道路交通"), NOW)
+
+
+def test_a_fresh_worker_raises_no_hotspot_at_baseline_zero() -> None:
+    ew, store = EarlyWarning(), {}
+    assert hotspots(ew, store, 12) == []  # no history: "基线不足", not "高于同时段基线 0.0"
+
+
+def test_one_week_of_history_is_not_a_baseline_two_weeks_are() -> None:
+    ew, store = EarlyWarning(), {}
+    history_since(ew, store, 8)
+    assert hotspots(ew, store, 12) == []
+    ew, store = EarlyWarning(), {}
+    history_since(ew, store, 15)
+    out = hotspots(ew, store, 12)
+    assert len(out) == 1 and "近2周同时段基线 0.0" in out[0].message
+    # another county without history stays silent, whatever this one has
+    other = [r for i in range(12) for r in ew.on_intake(
+        store, fact(500 + i, f"别处{i} 内容{i * 31}", region=OTHER, at=NOW - timedelta(minutes=i)), NOW)[1]]
+    assert [r for r in other if r.kind == "hotspot"] == []
+
+
+def test_the_baseline_uses_the_weeks_the_history_covers() -> None:
+    ew, store = EarlyWarning(), {}
+    history_since(ew, store, 22)  # three weeks covered
+    h = int(NOW.timestamp() // 3600)
+    for w, n in ((1, 4), (2, 5), (3, 6), (4, 90)):  # week 4 is before the history: not read
+        store[f"n|{COUNTY}|劳资纠纷|{h - 24 * 7 * w}"] = n
+    out = hotspots(ew, store, 16)
+    assert len(out) == 1 and "近3周同时段基线 5.0" in out[0].message  # 16 in an hour vs λ = 5: P ~ 4e-5
+
+
+def test_the_history_start_survives_a_rebuild_and_a_late_petition_moves_it_back() -> None:
+    ew, store = EarlyWarning(), {}
+    history_since(ew, store, 10)
+    ew.on_intake(store, fact("late", "更早的一件", at=NOW - timedelta(days=16), topic="道路交通"), NOW)
+    ew2 = EarlyWarning()
+    ew2.rebuild(list(store.items()), NOW)
+    assert len(hotspots(ew2, store, 12)) == 1
+
+
+def test_rebuild_takes_the_history_start_of_older_versions_from_their_hour_counts() -> None:
+    store: dict[str, Any] = {f"n|{COUNTY}|道路交通|{int(NOW.timestamp() // 3600) - 24 * 7 * 3}": 2}
+    ew = EarlyWarning()
+    ew.rebuild(list(store.items()), NOW)
+    assert len(hotspots(ew, store, 12)) == 1
