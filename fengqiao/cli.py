@@ -33,10 +33,14 @@ def fail(message: str, code: int = 1) -> None:
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # a bad FENGQIAO_* variable
         fail(f"invalid settings / 配置无效: {exc}", 2)
         raise  # unreachable
+    from fengqiao import contract
+
+    contract.configure(settings.contract.limits())  # the contract's bounds for this process
+    return settings
 
 
 def _default_kafka_dir() -> Path:

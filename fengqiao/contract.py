@@ -3,14 +3,26 @@
 `parse_event(raw)` turns bytes/str/dict into one of the event models (a
 discriminated union on `event_type`) or raises `ContractError`, whose
 `reasons` name each field at fault in English and Chinese.
+
+Beyond field types the contract bounds what a hostile or broken producer can
+send (`Limits`): every instant lies in a window (default 2000-01-01 to now + 1
+day: hotline exports carry 0001-01-01 and 9999-12-31, which overflow date
+arithmetic downstream), JSON text is at most 64 KiB and 32 levels deep. The
+limits are injected, never read from the environment: `configure` sets the
+process default (the CLI does, from `Settings.contract`), `limits_in_effect`
+overrides them for a block.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Callable, Iterator, Literal, Union
 from uuid import UUID
 
 from pydantic import (
@@ -23,10 +35,71 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from fengqiao.regions import is_known
 
 SCHEMA_VERSION = 1
+CST = timezone(timedelta(hours=8))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the contract accepts beyond field types: the window of instants, JSON size and depth."""
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=CST)
+    ahead: timedelta = timedelta(days=1)  # latest = clock() + ahead
+    max_bytes: int = 64 * 1024
+    max_depth: int = 32
+    clock: Callable[[], datetime] = field(default=_utc_now, compare=False)
+
+    def latest(self) -> datetime:
+        return self.clock() + self.ahead
+
+
+_default_limits = Limits()
+_scoped_limits: ContextVar[Limits | None] = ContextVar("fengqiao_contract_limits", default=None)
+
+
+def configure(limits: Limits) -> None:
+    """Set the process-wide limits (the composition root calls this once, from settings)."""
+    global _default_limits
+    _default_limits = limits
+
+
+def current_limits() -> Limits:
+    return _scoped_limits.get() or _default_limits
+
+
+@contextmanager
+def limits_in_effect(limits: Limits) -> Iterator[Limits]:
+    """Other limits for the block (tests, a backfill importing older history)."""
+    token = _scoped_limits.set(limits)
+    try:
+        yield limits
+    finally:
+        _scoped_limits.reset(token)
+
+
+def _in_window(v: datetime) -> datetime:
+    lim = current_limits()
+    latest = lim.latest()
+    try:
+        inside = lim.earliest <= v <= latest
+    except OverflowError:  # an offset that pushes year 1 / 9999 out of range
+        inside = False
+    if not inside:
+        raise PydanticCustomError(
+            "instant_window", "instant outside the allowed window {earliest} .. {latest}",
+            {"earliest": lim.earliest.isoformat(), "latest": latest.isoformat(timespec="seconds")})
+    return v
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_window)]
 CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -121,8 +194,8 @@ class Citizen(Strict):
 
 
 class Location(Strict):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     address: Text200 | None = None
 
 
@@ -197,7 +270,7 @@ class Envelope(Strict):
     schema_version: Literal[1]
     event_id: UUID
     case_id: CaseId
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     region_code: HebeiCode
     channel: Channel
     actor: Actor | None = None
@@ -329,6 +402,14 @@ _ZH = {
     "dict_type": "应为 JSON 对象",
     "string_type": "应为字符串",
     "float_parsing": "应为数字",
+    "finite_number": "应为有限数字",
+    "int_from_float": "应为整数",
+    "bool_type": "应为布尔值",
+    "int_type": "应为整数",
+    "float_type": "应为数字",
+    "instant_window": "时间超出允许范围（{earliest} 至 {latest}）",
+    "json_too_large": "JSON 过大（最多 {max_bytes} 字节）",
+    "json_too_deep": "JSON 嵌套过深（最多 {max_depth} 层）",
 }
 
 
@@ -367,10 +448,63 @@ def reasons_of(exc: ValidationError) -> list[dict[str, str]]:
             zh = f"取值无效：{ctx['error']}"
             if "Hebei" in str(ctx["error"]):
                 zh = "行政区划代码不在河北省区划表中"
+        if typ == "instant_window":
+            zh = zh.format(**ctx)
         if typ in ("literal_error", "enum") and "expected" in ctx:
             zh += f"（允许：{ctx['expected']}）"
         out.append({"field": field, "en": en, "zh": zh, "type": typ})
     return out
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(data: bytes) -> int:
+    """Nesting depth of JSON text, brackets inside strings not counted (no parsing, no recursion)."""
+    depth = top = 0
+    for c in _STRING.sub(b"", data).translate(None, _NOT_BRACKET):
+        depth += 1 if c in b"[{" else -1
+        top = max(top, depth)
+    return top
+
+
+def check_json_bounds(raw: bytes | str, max_bytes: int | None = None, max_depth: int | None = None) -> bytes:
+    """The raw text as bytes, or `ContractError` when it is too large or too deeply nested."""
+    lim = current_limits()
+    max_bytes = lim.max_bytes if max_bytes is None else max_bytes
+    max_depth = lim.max_depth if max_depth is None else max_depth
+    if isinstance(raw, str):
+        if len(raw) > max_bytes:  # each character is at least one byte: no need to encode a huge text
+            raise _bound_error("json_too_large", max_bytes=max_bytes)
+        raw = raw.encode("utf-8", "surrogatepass")
+    if len(raw) > max_bytes:
+        raise _bound_error("json_too_large", max_bytes=max_bytes)
+    if raw.count(b"[") + raw.count(b"{") > max_depth and json_depth(raw) > max_depth:
+        raise _bound_error("json_too_deep", max_depth=max_depth)
+    return raw
+
+
+def _bound_error(typ: str, **ctx: int) -> ContractError:
+    what = "larger than {max_bytes} bytes" if typ == "json_too_large" else "nested deeper than {max_depth} levels"
+    return ContractError([{"field": "(event)", "en": f"JSON {what.format(**ctx)}", "zh": _ZH[typ].format(**ctx),
+                           "type": typ}])
+
+
+_NOT_UTF8 = {"field": "(bytes)", "en": "not UTF-8", "zh": "不是 UTF-8 编码", "type": "utf8"}
+
+
+def load_json(raw: bytes | str, max_bytes: int | None = None, max_depth: int | None = None) -> Any:
+    """`json.loads` within the limits: a bounded, clean `ContractError` for any hostile text
+    (too large, too deep, integers beyond Python's digit limit, not UTF-8, not JSON)."""
+    data = check_json_bounds(raw, max_bytes, max_depth)
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise ContractError([dict(_NOT_UTF8)]) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, int max_str_digits
+        raise ContractError([{"field": "(event)", "en": f"not valid JSON: {str(exc)[:200]}",
+                              "zh": _ZH["json_invalid"], "type": "json_invalid"}]) from None
 
 
 def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
@@ -378,11 +512,11 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
     try:
         if isinstance(raw, dict):
             return EVENT_ADAPTER.validate_python(raw)
-        return EVENT_ADAPTER.validate_json(raw)
+        return EVENT_ADAPTER.validate_json(check_json_bounds(raw))
     except ValidationError as exc:
         raise ContractError(reasons_of(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise ContractError([{"field": "(bytes)", "en": f"not UTF-8: {exc}", "zh": "不是 UTF-8 编码", "type": "utf8"}]) from None
+    except UnicodeError:
+        raise ContractError([dict(_NOT_UTF8)]) from None
 
 
 def event_json_schema() -> dict[str, Any]:

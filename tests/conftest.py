@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -87,3 +88,15 @@ def settings_factory(
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _contract_window_for_modelled_time() -> Iterator[None]:
+    """In-process tests model their own time (fixed weeks of November 2026 and later), while the
+    contract's default upper bound is the wall clock + 1 day. Here the window reaches far ahead;
+    tests of the bound itself inject the default (`limits_in_effect(Limits())`). Subprocesses
+    (workers, sinks, gateways) keep the real default."""
+    from fengqiao.contract import Limits, limits_in_effect
+
+    with limits_in_effect(Limits(ahead=timedelta(days=365 * 50))):
+        yield

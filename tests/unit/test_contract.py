@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from fengqiao.contract import EVENT_TYPES, ContractError, PetitionReceived, parse_event
+from fengqiao.contract import (
+    EVENT_TYPES, ContractError, Limits, PetitionReceived, configure, current_limits, limits_in_effect, load_json,
+    parse_event,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -141,3 +146,133 @@ def test_schema_cli_prints_the_union() -> None:
     for t in EVENT_TYPES:
         assert t in text
     assert "discriminator" in text
+
+
+# ------------------------------------------------------------------ bounds (issue 11, item 1)
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00+08:00",
+                                "1999-12-31T23:59:59+08:00", "0001-01-01T00:00:00-12:00",
+                                "9999-12-31T23:59:59-12:00"])
+def test_occurred_at_outside_the_window_is_refused_in_both_languages(at: str) -> None:
+    """Hotline exports carry 9999-12-31 / 0001-01-01; they used to pass and crash the SLA maths."""
+    with pytest.raises(ContractError) as exc:
+        parse_event(json.dumps(event(occurred_at=at)))
+    (r,) = exc.value.reasons
+    assert r["field"] == "occurred_at" and r["type"] == "instant_window"
+    assert "2000-01-01" in r["en"] and "时间超出允许范围" in r["zh"] and "2000-01-01" in r["zh"]
+
+
+def test_window_edges_and_a_tomorrow_instant() -> None:
+    now = datetime.now(timezone.utc)
+    with limits_in_effect(Limits()):  # the default window (the test suite widens it for modelled time)
+        assert parse_event(event(occurred_at="2000-01-01T00:00:00+08:00"))
+        assert parse_event(event(occurred_at=(now + timedelta(hours=23)).isoformat()))
+        assert fields_of(event(occurred_at=(now + timedelta(hours=25)).isoformat())) == {"occurred_at"}
+
+
+def test_window_is_injected_not_read_from_the_environment() -> None:
+    t0 = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+    limits = Limits(earliest=datetime(2026, 1, 1, tzinfo=timezone.utc), ahead=timedelta(hours=1), clock=lambda: t0)
+    with limits_in_effect(limits):
+        assert current_limits() is limits
+        assert fields_of(event(occurred_at="2025-12-31T23:00:00+00:00")) == {"occurred_at"}
+        assert fields_of(event(occurred_at="2026-11-26T13:30:00+00:00")) == {"occurred_at"}
+        assert parse_event(event(occurred_at="2026-11-26T12:30:00+00:00"))
+    assert parse_event(event(occurred_at="2025-12-31T23:00:00+00:00"))  # the outer limits again
+    assert current_limits() is not limits
+
+
+def test_configure_sets_the_process_default() -> None:
+    def check() -> None:  # in a fresh context: no scoped limits, the process default applies
+        assert current_limits() == Limits()
+        configure(Limits(earliest=datetime(2026, 6, 1, tzinfo=timezone.utc)))
+        try:
+            assert fields_of(event(occurred_at="2026-05-31T00:00:00+00:00")) == {"occurred_at"}
+        finally:
+            configure(Limits())
+        assert parse_event(event(occurred_at="2026-05-31T00:00:00+00:00"))
+
+    contextvars.Context().run(check)
+
+
+def test_settings_carry_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fengqiao.settings import Settings
+
+    monkeypatch.setenv("FENGQIAO_CONTRACT__EARLIEST", "2010-01-01T00:00:00+08:00")
+    monkeypatch.setenv("FENGQIAO_CONTRACT__AHEAD_HOURS", "2")
+    lim = Settings().contract.limits()
+    assert lim.earliest == datetime(2010, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert lim.ahead == timedelta(hours=2) and lim.max_bytes == 65536 and lim.max_depth == 32
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 100_000,
+    b'{"a":' * 100_000,
+    b'{"payload":' * 40 + b"1" + b"}" * 40,
+    ("[" * 33 + "]" * 33).encode(),
+    b'{"schema_version": ' + b"9" * 5000 + b"}",
+    b" " * (64 * 1024 + 1),
+    ("x" * 70_000),
+])
+def test_huge_and_deep_json_is_a_clean_contract_error(raw: bytes | str) -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_event(raw)
+    assert exc.value.reasons and exc.value.bilingual()
+    with pytest.raises(ContractError):
+        load_json(raw)
+
+
+def test_depth_counts_brackets_outside_strings_only() -> None:
+    e = event()
+    e["payload"]["content"] = "[{" * 1000  # inside a string: not nesting
+    assert parse_event(json.dumps(e, ensure_ascii=False))
+    with pytest.raises(ContractError) as exc:
+        parse_event(b"[" * 40 + b"]" * 40)
+    assert exc.value.reasons[0]["type"] == "json_too_deep" and "32" in exc.value.reasons[0]["zh"]
+
+
+def test_load_json_bounds_and_big_integers() -> None:
+    assert load_json(b'{"a": [1, 2]}') == {"a": [1, 2]}
+    for raw in (b"9" * 5000, b"[" * 50_000, b"{bad", b"\xff\xfe"):
+        with pytest.raises(ContractError) as exc:
+            load_json(raw, max_bytes=1 << 20)
+        assert exc.value.reasons[0]["zh"]
+    with pytest.raises(ContractError) as exc:
+        load_json(b"[1]" + b" " * 100, max_bytes=10)
+    assert exc.value.reasons[0]["type"] == "json_too_large"
+
+
+@pytest.mark.parametrize("lat,lon", [(float("nan"), 114.5), (38.0, float("inf")), (91, 114.5), (38.0, -181)])
+def test_coordinates_bounded_and_finite(lat: float, lon: float) -> None:
+    bad = event()
+    bad["payload"]["location"] = {"lat": lat, "lon": lon}
+    assert fields_of(bad) & {"payload.location.lat", "payload.location.lon"}
+
+
+def test_nan_literal_in_json_is_refused() -> None:
+    raw = json.dumps(event()).replace('"payload": {', '"payload": {"location": {"lat": NaN, "lon": 114.5}, ', 1)
+    assert fields_of(raw) == {"payload.location.lat"}
+
+
+@pytest.mark.parametrize("path,limit", [
+    (("actor", "id"), 100), (("actor", "name"), 100),
+    (("payload", "department"), 100), (("payload", "reason"), 200), (("payload", "result"), 4000),
+    (("payload", "comment"), 1000), (("payload", "answer"), 4000), (("payload", "into_case_id"), 64),
+    (("payload", "location", "address"), 200), (("payload", "citizen", "name"), 100),
+])
+def test_every_string_field_is_bounded(path: tuple[str, ...], limit: int) -> None:
+    etype = {"department": "case.returned", "reason": "case.returned", "result": "case.replied",
+             "comment": "case.evaluated", "answer": "case.resolved_online",
+             "into_case_id": "case.merged"}.get(path[-1], "petition.received")
+    bad = event(etype)
+    bad["actor"] = {"role": "operator", "id": "op-7"}
+    target = bad
+    for k in path[:-1]:
+        target = target.setdefault(k, {"lat": 38.0, "lon": 114.5} if k == "location" else {})
+    target[path[-1]] = "x" * (limit + 1)
+    assert fields_of(bad) == {".".join(path)}
+
+
+def test_big_integer_in_a_dict_names_the_field() -> None:
+    bad = event("case.extended")
+    bad["payload"]["days"] = 10 ** 5000
+    assert fields_of(bad) == {"payload.days"}
