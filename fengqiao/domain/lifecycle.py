@@ -46,6 +46,7 @@ from fengqiao.domain.calendar import WorkCalendar
 from fengqiao.domain.phase import TargetStatus, phase_of
 from fengqiao.domain.policy import Policy
 from fengqiao.records import CaseSnapshot
+from fengqiao.vocab import LEVELS
 
 SEEN_MAX = 16  # recent event ids kept per case (a whole typical case history) for duplicate detection
 
@@ -56,7 +57,6 @@ def seen_id(event_id: str) -> str:
     bytes; a collision among one case's 16 ids is ~1e-17 likely)."""
     return base64.b64encode(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), b"-_")[:11].decode()
 
-LEVELS = ("village", "township", "county", "city", "province")
 OPEN = frozenset({"received", "assigned", "signed", "returned", "reopened", "replied"})
 
 

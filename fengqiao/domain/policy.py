@@ -36,6 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from fengqiao.contract import Category, Level, Urgency
+from fengqiao.vocab import ESCALATION_LADDER
 
 DEFAULT_POLICY = "data/sla_policy.toml"
 Unit = Literal["minutes", "hours", "natural_days", "working_days"]
@@ -108,8 +109,7 @@ class TargetPair(_Model):
 class Escalation(_Model):
     step: DurationField = _parse_duration("1 working_days")
     urgent_step: DurationField = _parse_duration("2 hours")
-    ladder: list[Level] = Field(default_factory=lambda: [Level.township, Level.county, Level.city, Level.province],
-                                min_length=1)
+    ladder: list[Level] = Field(default_factory=lambda: list(ESCALATION_LADDER), min_length=1)
 
 
 class FormalTrack(_Model):

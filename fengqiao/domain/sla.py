@@ -39,18 +39,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable
-from zoneinfo import ZoneInfo
 
 from fengqiao.domain.calendar import WorkCalendar
 from fengqiao.domain.policy import Duration, Policy
+from fengqiao.vocab import LEVEL_RANK, TZ
 
 if TYPE_CHECKING:
     from fengqiao.domain.lifecycle import CaseState, TargetState
 
-TZ = ZoneInfo("Asia/Shanghai")
 STAGES = ("reminder", "warning", "overdue")
 SEVERITY = {"reminder": "info", "warning": "warning", "overdue": "critical", "escalation": "critical"}
-LEVEL_RANK = {"village": 0, "township": 1, "county": 2, "city": 3, "province": 4}
 _DAY = timedelta(days=1)
 _EPS = timedelta(microseconds=1)
 _MIDNIGHT = time(0)
