@@ -38,9 +38,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fengqiao.regions import is_known
-
-SCHEMA_VERSION = 1
-CST = timezone(timedelta(hours=8))
+from fengqiao.vocab import SCHEMA_VERSION, TZ, Level  # noqa: F401 - Level, SCHEMA_VERSION: re-exported, defined there
 
 
 def _utc_now() -> datetime:
@@ -51,7 +49,7 @@ def _utc_now() -> datetime:
 class Limits:
     """What the contract accepts beyond field types: the window of instants, JSON size and depth."""
 
-    earliest: datetime = datetime(2000, 1, 1, tzinfo=CST)
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=TZ)
     ahead: timedelta = timedelta(days=1)  # latest = clock() + ahead
     max_bytes: int = 64 * 1024
     max_depth: int = 32
@@ -145,14 +143,6 @@ class Difficulty(StrEnum):
     simple = "simple"
     moderate = "moderate"
     complex = "complex"
-
-
-class Level(StrEnum):
-    village = "village"
-    township = "township"
-    county = "county"
-    city = "city"
-    province = "province"
 
 
 class Rating(StrEnum):
