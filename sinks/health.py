@@ -84,3 +84,8 @@ def stale_reason(health: SinkHealth | None, now: float | None = None,
         return (f"数据库写入失败，已重试 {health.attempts} 次（{since} 秒），大屏数据滞后 "
                 f"Store unavailable: {health.failing_step} retried {health.attempts}x for {since} s, data stale")
     return ""
+
+
+def sink_stale(data_dir: Path) -> str:
+    """The wall's one call: the stale banner for the sink that writes this data dir's store."""
+    return stale_reason(read_state(state_path(data_dir)))
