@@ -21,6 +21,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from fengqiao.contract import CaseId
+from fengqiao.vocab import Level
 from fengqiao.domain.phase import Phase, TargetStatus, legacy_judgement
 
 
@@ -85,7 +86,7 @@ class SilenceCommand(CommandBase):
 class EscalateCommand(CommandBase):
     type: Literal["case.escalate"]
     case_id: CaseId
-    to_level: Literal["village", "township", "county", "city", "province"]
+    to_level: Level
     reason: str = Field(min_length=1, max_length=500)
 
 
