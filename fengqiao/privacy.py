@@ -24,13 +24,16 @@ import re
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
 
 MASK = "*"
 _PHONE_CLEAN = re.compile(r"[\s\-()+]")
 
 
-def _subkey(secret: str, label: str) -> bytes:
-    return hmac.new(secret.encode("utf-8"), label.encode("utf-8"), hashlib.sha256).digest()
+def _subkey(secret: str | SecretStr, label: str) -> bytes:
+    """Callers may pass the settings' `SecretStr` as it is: it is unwrapped only here."""
+    raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    return hmac.new(raw.encode("utf-8"), label.encode("utf-8"), hashlib.sha256).digest()
 
 
 # ------------------------------------------------------------------ normalise

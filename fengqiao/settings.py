@@ -32,6 +32,7 @@ class Topics(BaseModel):
     stats: str = "petitions.stats"
     dlq: str = "petitions.dlq"
     cases: str = "petitions.cases"  # CaseSnapshot per applied event (compacted; see records.py)
+    audit: str = "petitions.audit"  # refused requests (who, what, why; no personal data): gateway authz
     partitions: int = Field(default=4, ge=1)
     # per deployment; unset: from the broker count (1/1 for one broker, 3/2 for three or more)
     replication_factor: int | None = Field(default=None, ge=1)
@@ -207,7 +208,7 @@ class Settings(BaseSettings):
 
     def all_topics(self) -> list[str]:
         t = self.topics
-        return [t.events, t.alerts, t.commands, t.stats, t.dlq, t.cases]
+        return [t.events, t.alerts, t.commands, t.stats, t.dlq, t.cases, t.audit]
 
     @property
     def chdb_path(self) -> Path:

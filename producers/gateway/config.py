@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fengqiao.settings import CHANNELS, GatewaySettings, Settings
+from fengqiao.settings import CHANNELS, INTAKE_CHANNELS, ApiKey, GatewaySettings, KeyRole, Settings
 
-__all__ = ["CHANNELS", "GatewaySettings", "gateway_settings", "streams_base"]
+__all__ = ["CHANNELS", "INTAKE_CHANNELS", "ApiKey", "GatewaySettings", "KeyRole", "gateway_settings", "streams_base"]
 
 
 def streams_base(gw: GatewaySettings, settings: Settings) -> str:

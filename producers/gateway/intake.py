@@ -29,14 +29,17 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from fengqiao import privacy
 from fengqiao.contract import ContractError, Envelope, parse_event
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
+from producers.gateway import authz
 from producers.gateway.adapters import event_id_for
-from producers.gateway.config import GatewaySettings
+from producers.gateway.authz import AccessAudit, CaseFacts, Denial, Principal
+from producers.gateway.config import GatewaySettings, KeyRole
+from producers.gateway.readback import CaseView
 
 log = logging.getLogger("fengqiao.gateway")
 CST = timezone(timedelta(hours=8))
@@ -47,7 +50,11 @@ class Unavailable(Exception):
 
 
 class Forbidden(Exception):
-    """A valid key for a channel that may not submit this (403)."""
+    """A valid key whose holder may not submit this (403); the reason in both languages."""
+
+    def __init__(self, en: str, zh: str = "此密钥无权提交该渠道的事件") -> None:
+        super().__init__(en)
+        self.en, self.zh = en, zh
 
 
 class Conflict(Exception):
@@ -197,9 +204,13 @@ def fingerprint(*parts: bytes | str) -> str:
 class Intake:
     """Validated, protected, de-duplicated, acknowledged writes to `petitions.events`."""
 
-    def __init__(self, settings: Settings, gw: GatewaySettings) -> None:
+    def __init__(self, settings: Settings, gw: GatewaySettings,
+                 cases: Callable[[str], dict[str, Any] | None] | None = None) -> None:
         self.settings = settings
         self.gw = gw
+        self._view = None if cases is not None else CaseView(settings, gw)
+        self.cases = cases or self._view.get  # type: ignore[union-attr]  # case id → snapshot (authz)
+        self._audit = _AuditQueue(self)
         self.index = DuplicateIndex(timedelta(days=gw.duplicate_window_days))
         self.idem = IdempotencyCache(gw.idempotency_ttl_seconds)
         self._producer = None
@@ -225,6 +236,9 @@ class Intake:
 
     def close(self) -> None:
         self._stop.set()
+        self._audit.close()
+        if self._view is not None:
+            self._view.close()
         if self._tail is not None:
             self._tail.join(timeout=5)
         if self._batcher is not None:
@@ -304,8 +318,11 @@ class Intake:
             consumer.close()
 
     # ------------------------------------------------------------ submit
-    def prepare(self, raws: list[dict[str, Any] | bytes | str], key_channel: str) -> list[Envelope]:
-        """Validate every event (all errors of all items at once), check the channel, protect PII."""
+    def prepare(self, raws: list[dict[str, Any] | bytes | str], who: Principal | str,
+                path: str = "/v1/events") -> list[Envelope]:
+        """Validate every event (all errors of all items at once), check what the caller
+        may do (`authz`; a channel name stands for that channel's intake key, `internal`
+        for the platform), protect PII."""
         events: list[Envelope] = []
         reasons: list[dict[str, str]] = []
         many = len(raws) > 1
@@ -317,11 +334,26 @@ class Intake:
                     reasons.append({**r, "field": f"[{i}].{r['field']}" if many else r["field"]})
         if reasons:
             raise ContractError(reasons)
-        if key_channel != "internal":
-            wrong = sorted({str(e.channel) for e in events if str(e.channel) != key_channel})
-            if wrong:
-                raise Forbidden(f"a {key_channel} key may not submit events of channel {', '.join(wrong)}")
+        self.authorize(who if isinstance(who, Principal) else _channel_principal(who), events, path)
         return events
+
+    def authorize(self, p: Principal, events: list[Envelope], path: str) -> None:
+        """Forbidden (and an audit record) unless `p` may submit every one of `events`.
+        Reads the current state of the cases it acts on (ReadbackUnavailable: 503, fail closed)."""
+        facts: dict[str, CaseFacts | None] = {}
+        for ev in events:
+            if authz.needs_case(p, ev) and ev.case_id not in facts:
+                snap = self.cases(ev.case_id)
+                facts[ev.case_id] = CaseFacts.of(snap) if snap is not None else None
+            denial = authz.decide(p, ev, facts.get(ev.case_id))
+            if denial is not None:
+                self.deny(p, denial, path, ev)
+
+    def deny(self, p: Principal, denial: Denial, path: str, ev: Envelope | None = None) -> None:
+        """Record the refusal in the audit trail (topic `petitions.audit`) and raise Forbidden."""
+        log.warning("403 %s key=%s rule=%s", path, p.name, denial.rule)
+        self._audit.put(AccessAudit.of(p, denial, path=path, at=datetime.now(CST), ev=ev))
+        raise Forbidden(denial.en, denial.zh)
 
     def _protect(self, ev: Envelope) -> Envelope:
         """Clear names/phones/ID numbers never pass the door."""
@@ -387,3 +419,44 @@ class Intake:
             return
         assert self._batcher is not None, "Intake.start() was not called"
         self._batcher.send_all(records, timeout=timeout)
+
+
+def _channel_principal(channel: str) -> Principal:
+    """The permissions a channel name stands for (the adapters' endpoints name their channel)."""
+    if channel == "internal":
+        return Principal(name="internal", role=KeyRole.platform)
+    return Principal(name=channel, role=KeyRole.intake, channel=channel)
+
+
+class _AuditQueue:
+    """Audit records sent off the request path (a refusal never waits for, or fails on, Kafka)."""
+
+    def __init__(self, intake: Intake, size: int = 10_000) -> None:
+        import queue
+
+        self._intake = intake
+        self._q: queue.Queue[AccessAudit | None] = queue.Queue(maxsize=size)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, record: AccessAudit) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gateway-audit", daemon=True)
+                self._thread.start()
+        try:
+            self._q.put_nowait(record)
+        except Exception:
+            log.error("audit queue full: a 403 record was dropped")
+
+    def _run(self) -> None:
+        while (record := self._q.get()) is not None:
+            try:
+                self._intake._write([(self._intake.settings.topics.audit, None, record.to_json())])
+            except Exception as exc:
+                log.error("audit record not written: %s", type(exc).__name__)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._q.put(None)
+            self._thread.join(timeout=5)
