@@ -6,13 +6,15 @@ build it once (`Settings()`) and pass it down; nothing else reads the environmen
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fengqiao.vocab import TZ
 
 if TYPE_CHECKING:
     from fengqiao.contract import Limits
@@ -85,7 +87,7 @@ class ContractSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    earliest: datetime = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=TZ)
     ahead_hours: float = Field(default=24.0, ge=0)
     max_json_bytes: int = Field(default=64 * 1024, ge=1024)
     max_json_depth: int = Field(default=32, ge=4)
