@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run` puts dashboard/ on the path, not the project
     sys.path.insert(0, str(ROOT))
 
+import logging  # noqa: E402
+
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="网上枫桥 综治指挥中心", page_icon="🛡", layout="wide",
@@ -27,4 +29,9 @@ nav = st.navigation(
     ],
     position="sidebar",
 )
-nav.run()
+try:
+    nav.run()
+except Exception:  # a screen never shows a traceback: the details go to the log only
+    logging.getLogger("fengqiao.wall").exception("page failed")
+    st.error("页面暂时无法显示，请联系值班技术人员（详情已记入日志） / "
+             "This page cannot be shown right now; the details are in the server log.")

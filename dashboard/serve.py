@@ -8,12 +8,15 @@ Ctrl-C reach Streamlit directly and no orphan is left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from fengqiao.settings import Settings
 
@@ -27,12 +30,37 @@ THEME = {  # a dark command-centre palette
 }
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready form of a setting, secrets in clear (the child process needs the real values)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if isinstance(value, Path) else value
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    """Groups become `__` variables; a dict or list leaf is JSON, as pydantic-settings parses it
+    (`str(dict)` is not JSON: issue 11, real API keys broke every page of the wall)."""
     if isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _flatten(f"{prefix}__{name.upper()}", getattr(value, name), out)
-    elif value is not None:
-        out[prefix] = str(value).lower() if isinstance(value, bool) else str(value)
+        return
+    plain = _plain(value)
+    if plain is None:
+        return
+    if isinstance(plain, (dict, list)):
+        out[prefix] = json.dumps(plain, ensure_ascii=False)
+    else:
+        out[prefix] = str(plain).lower() if isinstance(plain, bool) else str(plain)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -50,7 +78,8 @@ def command(settings: Settings, port: int, host: str) -> list[str]:
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.port", str(port), "--server.address", host,
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-            "--client.toolbarMode", "minimal", "--global.developmentMode", "false"]
+            "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none",  # never a traceback
+            "--global.developmentMode", "false"]
     for key, val in THEME.items():
         args += [f"--{key}", val]
     return args
