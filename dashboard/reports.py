@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dashboard import queries, ui
-
-SH = ZoneInfo("Asia/Shanghai")
+from fengqiao.vocab import TZ as SH
 
 
 def _bars(rows: list[tuple[str, float]], title: str, fmt: str = "{:.0f}", width: int = 640) -> str:

@@ -19,13 +19,13 @@ import random
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fengqiao import privacy
 from fengqiao import regions as rg
+from fengqiao.vocab import STAGE_ZH
+from fengqiao.vocab import TZ as SH
 from sinks.schema import OPEN_CASE_COLUMNS, migrate
 
-SH = ZoneInfo("Asia/Shanghai")
 CHANNELS = ["hotline", "web", "app", "wechat", "qrcode", "window", "open311"]
 CATEGORIES = ["consult", "help", "dispute", "report", "complaint", "suggestion"]
 TOPICS = ["劳资纠纷", "物业管理", "邻里纠纷", "征地拆迁", "婚姻家庭", "环境污染"]
@@ -108,7 +108,7 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
         aid = FIRING_ALERT_ID if k == 0 else f"alert-demo-{k}"
         alerts.append(_alert(aid, f"sla:{cid}:resolve:{stage}:0", "sla", stage, sev, "firing", cid, [],
                              region, now - timedelta(minutes=k * 7),
-                             f"{rg.name_of(region)} {case_rows[k][4]}案件 {_stage_zh(stage)}"))
+                             f"{rg.name_of(region)} {case_rows[k][4]}案件 {STAGE_ZH[stage]}"))
     for k, kind in enumerate(["hotspot", "class_case", "hotspot"]):
         region = case_rows[10 + k][7]
         alerts.append(_alert(f"alert-demo-ew-{k}", f"{kind}:{region}:{k}", kind, "", "warning", "firing", "",
@@ -116,10 +116,6 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
                              f"{rg.name_of(region)} {TOPICS[k]} " + ("诉求量激增" if kind == "hotspot" else "类案聚集")))
     insert_alerts(client, db, alerts)
     return {"cases": cases, "case_ids": ids, "firing_alert": FIRING_ALERT_ID}
-
-
-def _stage_zh(stage: str) -> str:
-    return {"reminder": "临近时限提醒", "warning": "催办", "overdue": "已超期督办", "escalation": "逐级督办"}[stage]
 
 
 def _alert(aid: str, dedup: str, kind: str, stage: str, sev: str, state: str, cid: str, cids: list[str],

@@ -4,15 +4,14 @@ daily summary / weekly analysis as downloadable HTML reports."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from dashboard import maps, queries, reports, ui
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
+from fengqiao.vocab import TZ as SH
 
-SH = ZoneInfo("Asia/Shanghai")
 S = settings()
 ensure_sink(S)
 ensure_schema(S)
