@@ -28,13 +28,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from fengqiao import privacy
 from fengqiao.contract import ContractError, Envelope, parse_event
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
+from fengqiao.vocab import SCHEMA_VERSION
+from fengqiao.vocab import TZ as CST
 from producers.gateway import authz
 from producers.gateway.adapters import event_id_for
 from producers.gateway.authz import AccessAudit, CaseFacts, Denial, Principal
@@ -42,7 +44,6 @@ from producers.gateway.config import GatewaySettings, KeyRole
 from producers.gateway.readback import CaseView
 
 log = logging.getLogger("fengqiao.gateway")
-CST = timezone(timedelta(hours=8))
 
 
 class Unavailable(Exception):
@@ -386,7 +387,7 @@ class Intake:
             out.append(Accepted(ev.case_id, str(ev.event_id), ev.event_type, merged_into))
             if merged_into:
                 m = parse_event({
-                    "schema_version": 1, "event_id": event_id_for(ev.case_id, f"merged:{ev.event_id}"),
+                    "schema_version": SCHEMA_VERSION, "event_id": event_id_for(ev.case_id, f"merged:{ev.event_id}"),
                     "event_type": "case.merged", "case_id": ev.case_id,
                     "occurred_at": max(now, ev.occurred_at + timedelta(milliseconds=1)).isoformat(),
                     "region_code": ev.region_code, "channel": "internal",
