@@ -14,19 +14,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fengqiao import privacy
-from fengqiao.contract import Category, Channel, ContractError, Difficulty, HebeiCode, Location, Urgency, reasons_of
-from fengqiao.regions import is_known, name_of
+from fengqiao.contract import Category, Channel, ContractError, Difficulty, HebeiCode, Location, Urgency, load_json, reasons_of
+from fengqiao.regions import is_known
+from fengqiao.vocab import SCHEMA_VERSION
+from fengqiao.vocab import TZ as CST
 
-CST = timezone(timedelta(hours=8))
 ID_NAMESPACE = uuid.UUID("6f1c2a52-5d0e-4c1b-9d7e-4f6a3b2c1d00")
 CASE_PREFIX = {"hotline": "HL", "web": "WEB", "app": "APP", "wechat": "WX", "qrcode": "QR", "window": "WIN",
                "open311": "OS", "internal": "INT"}
@@ -89,6 +89,11 @@ def _form(data: dict[str, Any], rename: dict[str, str] | None = None) -> Petitio
         raise ContractError(reasons) from None
 
 
+def petition_form(data: dict[str, Any]) -> PetitionForm:
+    """`POST /v1/petitions`: the form as sent, errors under its own field names."""
+    return _form(data)
+
+
 def case_id_for(channel: str, *, scope: str | None = None) -> str:
     """A case id: deterministic from `scope` (idempotency key / external ticket) else random."""
     prefix = CASE_PREFIX.get(channel, "GW")
@@ -117,7 +122,7 @@ def petition_event(form: PetitionForm, channel: str, case_id: str, now: datetime
     if form.location:
         payload["location"] = form.location.model_dump(exclude_none=True)
     return {
-        "schema_version": 1, "event_id": event_id_for(case_id, "received"), "event_type": "petition.received",
+        "schema_version": SCHEMA_VERSION, "event_id": event_id_for(case_id, "received"), "event_type": "petition.received",
         "case_id": case_id, "occurred_at": (form.occurred_at or now).isoformat(), "region_code": form.region_code,
         "channel": ch, "actor": {"role": "operator" if ch in ("hotline", "window") else "citizen",
                                   "id": f"gateway:{ch}"},
@@ -144,8 +149,11 @@ def _local_time(v: Any) -> Any:
     """Channel timestamps without offset are local (Asia/Shanghai) by the channel's definition."""
     if v in (None, ""):
         return None
-    if isinstance(v, (int, float)):  # epoch milliseconds
-        return datetime.fromtimestamp(v / 1000, CST)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):  # epoch milliseconds
+        try:
+            return datetime.fromtimestamp(v / 1000, CST)
+        except (OverflowError, OSError, ValueError):
+            return str(v)  # far outside any calendar: let the form report it
     s = str(v).strip().replace("/", "-")
     try:
         dt = datetime.fromisoformat(s)
@@ -202,9 +210,9 @@ def parse_hotline_export(body: bytes, fmt: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            reasons.append({"field": f"line {i + 1}", "en": f"not JSON: {exc.msg}", "zh": "不是合法的 JSON", "type": "json_invalid"})
+            obj = load_json(line)
+        except ContractError as exc:
+            reasons += [{**r, "field": f"line {i + 1}"} for r in exc.reasons]
             continue
         if not isinstance(obj, dict):
             reasons.append({"field": f"line {i + 1}", "en": "not a JSON object", "zh": "应为 JSON 对象", "type": "dict_type"})
@@ -222,10 +230,11 @@ def hotline_row_form(row: dict[str, Any]) -> PetitionForm:
         raise ContractError([{"field": k, "en": "unknown column", "zh": "未知的列名", "type": "extra_forbidden"} for k in unknown])
     g = {HOTLINE_COLUMNS[k]: (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
     content = g.get("content") or None
+    short = content[:30] if isinstance(content, str) else None
     data: dict[str, Any] = {
         "external_id": g.get("external_id") or None, "occurred_at": _local_time(g.get("occurred_at")),
         "region_code": g.get("region_code"), "category": _category(g.get("category")), "topic": g.get("topic"),
-        "urgency": _urgency(g.get("urgency")), "title": g.get("title") or (content[:30] if content else None),
+        "urgency": _urgency(g.get("urgency")), "title": g.get("title") or short,
         "content": content, "channel": "hotline",
     }
     cit = _citizen(g.get("name"), g.get("phone"), g.get("id_number"))
@@ -234,7 +243,7 @@ def hotline_row_form(row: dict[str, Any]) -> PetitionForm:
     loc = _opt_location(g.get("lat"), g.get("lon"), g.get("address"))
     if loc:
         data["location"] = loc
-    elif g.get("address") and content:
+    elif g.get("address") and isinstance(content, str):
         data["content"] = f"{content}（地址：{g['address']}）"[:4000]
     if not data["external_id"]:
         raise ContractError([{"field": "工单编号", "en": "Field required", "zh": "缺少必填字段", "type": "missing"}])
@@ -259,7 +268,7 @@ class WechatForm(BaseModel):
     latitude: float | None = None
     longitude: float | None = None
     address: str | None = None
-    submitTime: int | None = Field(default=None, description="epoch milliseconds")
+    submitTime: int | None = Field(default=None, ge=0, le=4_102_444_800_000, description="epoch milliseconds")
     clientRequestId: str | None = Field(default=None, max_length=64)
 
 
@@ -324,106 +333,3 @@ def qrcode_form(body: dict[str, Any]) -> PetitionForm:
         "channel": "qrcode", "citizen": _citizen(q.name, q.phone, None),
     }
     return _form({k: v for k, v in data.items() if v is not None}, {"citizen": "name/phone"})
-
-
-# ---------------------------------------------------------------- Open311 GeoReport v2
-SERVICES: list[dict[str, Any]] = [
-    {"service_code": code, "service_name": name, "description": desc, "metadata": True, "type": "realtime",
-     "keywords": kw, "group": "网上枫桥"}
-    for code, name, desc, kw in (
-        ("consult", "咨询 Consultation", "政策、办事咨询 / questions about policies and procedures", "咨询,政策,办事"),
-        ("help", "求助 Request for help", "生活困难、紧急求助 / help with a problem", "求助,困难"),
-        ("dispute", "解纷 Dispute mediation", "邻里、劳资、婚姻家庭等纠纷调解 / mediation of disputes", "纠纷,调解,劳资,邻里"),
-        ("report", "举报 Report", "违法违规行为举报 / report a violation", "举报,违法"),
-        ("complaint", "投诉 Complaint", "对服务或管理的投诉 / complaint about a service", "投诉"),
-        ("suggestion", "建议 Suggestion", "意见建议 / suggestion", "建议"),
-    )
-]
-SERVICE_CODES = {s["service_code"] for s in SERVICES}
-
-
-def service_definition(code: str) -> dict[str, Any]:
-    """Open311 service definition: the attributes a request of this service carries."""
-    from producers.sim_data import TOPICS
-
-    return {"service_code": code, "attributes": [
-        {"variable": True, "code": "topic", "datatype": "singlevaluelist", "required": True, "datatype_description": "诉求分类 topic",
-         "order": 1, "description": "诉求分类 / topic", "values": [{"key": t, "name": t} for t in [*TOPICS, "其他"]]},
-        {"variable": True, "code": "urgency", "datatype": "singlevaluelist", "required": False, "datatype_description": "紧急程度",
-         "order": 2, "description": "紧急程度 / urgency",
-         "values": [{"key": "normal", "name": "一般"}, {"key": "pressing", "name": "加急"}, {"key": "urgent", "name": "特急"}]},
-        {"variable": True, "code": "region_code", "datatype": "string", "required": False, "order": 3,
-         "datatype_description": "6-digit Hebei division code (or send jurisdiction_id)",
-         "description": "行政区划代码 / region code"},
-    ]}
-
-
-_OS_RENAME = {"region_code": "jurisdiction_id", "category": "service_code", "topic": "attribute[topic]",
-              "urgency": "attribute[urgency]", "content": "description", "title": "description",
-              "location": "lat/long", "citizen": "first_name/last_name/phone"}
-
-
-def open311_form(fields: dict[str, str]) -> PetitionForm:
-    """Open311 `POST requests.json` (form-encoded) → PetitionForm.
-
-    Region: `jurisdiction_id` or `attribute[region_code]` (a 6-digit Hebei code).
-    """
-    reasons = []
-    code = fields.get("service_code", "")
-    if code not in SERVICE_CODES:
-        reasons.append({"field": "service_code", "en": f"unknown service_code {code!r}", "zh": "未知的服务代码", "type": "enum"})
-    known = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id", "email",
-             "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url"}
-    for k in fields:
-        if k not in known and not re.fullmatch(r"attribute\[(topic|urgency|region_code)\]", k):
-            reasons.append({"field": k, "en": "unknown field", "zh": "不允许的未知字段", "type": "extra_forbidden"})
-    if reasons:
-        raise ContractError(reasons)
-    desc = fields.get("description", "").strip()
-    name = (fields.get("last_name", "") + fields.get("first_name", "")).strip()
-    data: dict[str, Any] = {
-        "region_code": fields.get("jurisdiction_id") or fields.get("attribute[region_code]"),
-        "category": code, "topic": fields.get("attribute[topic]") or None,
-        "urgency": fields.get("attribute[urgency]") or "normal", "title": desc[:30] or None, "content": desc or None,
-        "channel": "open311", "citizen": _citizen(name, fields.get("phone"), None),
-        "location": _opt_location(fields.get("lat"), fields.get("long"), fields.get("address_string")),
-    }
-    return _form({k: v for k, v in data.items() if v is not None}, _OS_RENAME)
-
-
-def open311_error(reasons: list[dict[str, str]], code: int) -> list[dict[str, Any]]:
-    """Open311's error shape: a list of {code, description}; bilingual descriptions."""
-    return [{"code": code, "description": f"{r['field']}: {r['en']} / {r['zh']}"} for r in reasons]
-
-
-OPEN_STATUSES = {"received", "assigned", "signed", "returned", "replied", "reopened", "escalated", "extended",
-                 "evaluated", "open"}
-
-
-def case_to_open311(case: dict[str, Any]) -> dict[str, Any]:
-    """A case snapshot (streams view or ClickHouse row) → an Open311 service request."""
-    closed = bool(case.get("closed_at")) or case.get("status") in ("archived", "merged", "resolved_online", "closed")
-    notes = {"merged": f"已合并至 {case.get('merged_into', '')} / merged into {case.get('merged_into', '')}"}.get(
-        str(case.get("status")), str(case.get("status", "")))
-    return {
-        "service_request_id": case.get("case_id"),
-        "status": "closed" if closed else "open",
-        "status_notes": notes,
-        "service_name": case.get("topic") or None,
-        "service_code": case.get("category") or None,
-        "agency_responsible": case.get("department") or None,
-        "service_notice": None,
-        "requested_datetime": _iso(case.get("received_at")),
-        "updated_datetime": _iso(case.get("updated_at")),
-        "expected_datetime": _iso(case.get("resolve_due_at")),
-        "address": name_of(case["region_code"]) if case.get("region_code") else None,
-        "zipcode": None,
-    }
-
-
-def _iso(v: Any) -> str | None:
-    if v in (None, ""):
-        return None
-    if isinstance(v, datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=CST)).isoformat()
-    return str(v)

@@ -1,43 +1,58 @@
 """The HTTP intake gateway (FastAPI): native JSON, channel adapters, Open311 GeoReport v2.
 
-Answers: 202 + case id once Kafka acknowledged (acks=all); 422 with every field
-error in English and zh-CN; 413 over `max_body_bytes` (or `max_batch_events`);
-401 for a missing/wrong API key (logged without the key); 403 for a key of
-another channel; 409 for an Idempotency-Key reused with another body; 503 when
-the broker did not acknowledge (then nothing was written). The OpenAPI document
-is at /openapi.json, the interactive one at /docs.
+Answers: 202 + case id once Kafka acknowledged (acks=all); 400 for a body that
+cannot be read (not UTF-8, not JSON, nested too deeply, numbers too long); 415
+for a content type the endpoint does not take; 422 with every field error in
+English and zh-CN; 413 over `max_body_bytes` (or `max_batch_events`); 401 for a
+missing/wrong API key (logged without the key); 403 for what the key may not
+do; 409 for an Idempotency-Key reused with another body; 429 over the key's
+rate (Retry-After); 503 while the broker does not answer (then nothing was
+written, and the answer comes at once). No input yields a 500: a failure
+nobody foresaw is answered with a bilingual 500 and logged. The OpenAPI
+document (`spec.py`, derived from the models) is at /openapi.json, the
+interactive one at /docs.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any, AsyncIterator, Callable, Literal, Union
 
-from fastapi import Depends, FastAPI, Request
+import importlib.util
+import threading
+from pathlib import Path
+
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fengqiao.contract import _ZH, ContractError, reasons_of
+from fengqiao import geo
+from fengqiao.contract import _ZH, ContractError, Event, load_json, reasons_of
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
+from fengqiao.vocab import TZ as CST
 from producers.gateway import adapters as A
-from producers.gateway.config import GatewaySettings, gateway_settings
+from producers.gateway.authz import KeyRing, endpoint_denial
+from producers.gateway.config import INTAKE_CHANNELS, GatewaySettings, gateway_settings
+from producers.gateway import open311, spec
+from producers.gateway.guards import BodyLimit, BrokerHealth, RateLimiter, is_json_type, retry_after
 from producers.gateway.intake import Accepted, Conflict, Forbidden, Intake, Unavailable, fingerprint
-from producers.gateway.readback import CaseView, ListsNotServed, ReadbackUnavailable, list_cases
+from producers.gateway.readback import CaseView, ReadbackUnavailable
 
 log = logging.getLogger("fengqiao.gateway")
-CST = timezone(timedelta(hours=8))
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, code: str, en: str, zh: str, errors: list[dict[str, str]] | None = None):
+    def __init__(self, status: int, code: str, en: str, zh: str, errors: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None):
         self.status, self.code, self.en, self.zh, self.errors = status, code, en, zh, errors or []
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         b: dict[str, Any] = {"error": self.code, "message": f"{self.en} / {self.zh}"}
@@ -46,50 +61,17 @@ class HttpError(Exception):
         return b
 
 
-class BodyLimit:
-    """Pure ASGI middleware: 413 before reading more than `limit` bytes of a body."""
+def _too_large(limit: int, path: str) -> tuple[int, bytes]:
+    e = HttpError(413, "payload_too_large", f"request body over {limit} bytes", f"请求体超过 {limit} 字节")
+    body: Any = [{"code": 413, "description": f"{e.en} / {e.zh}"}] if path.startswith("/open311/") else e.body()
+    return 413, json.dumps(body, ensure_ascii=False).encode()
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        try:
-            declared = int(headers.get(b"content-length", b"0") or 0)
-        except ValueError:
-            declared = 0
-        if declared > self.limit:
-            return await self._reject(send)
-        chunks, size, more = [], 0, True
-        while more:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                return
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                return await self._reject(send)
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> dict:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, send: Callable) -> None:
-        e = HttpError(413, "payload_too_large", f"request body over {self.limit} bytes", f"请求体超过 {self.limit} 字节")
-        data = json.dumps(e.body(), ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+def shipped_maps() -> Path:
+    """The county shapes the wall ships (`dashboard/assets/maps`), found without importing the wall."""
+    found = importlib.util.find_spec("dashboard")
+    base = next(iter(found.submodule_search_locations or [])) if found else Path(__file__).parents[2] / "dashboard"
+    return Path(base) / "assets" / "maps"
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -120,31 +102,72 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
     gw = gw or gateway_settings(settings)
     intake = intake or Intake(settings, gw)
     view = CaseView(settings, gw)
-    keys = gw.keys()
+    ring = KeyRing(gw.keys())  # authorization by role: producers/gateway/authz.py
+    limiter = RateLimiter(gw.rate_limit_per_second, gw.rate_limit_burst)
+    health = BrokerHealth(settings.kafka_bootstrap)
+    shapes: list[geo.Shape] = []
+    shapes_lock = threading.Lock()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if gw.dev_keys:
             log.warning("no FENGQIAO_GATEWAY__API_KEYS configured: using dev-<channel> keys (development only)")
+        await run_in_threadpool(health.start)
         await run_in_threadpool(intake.start)
         try:
             yield
         finally:
+            health.stop()
             await run_in_threadpool(intake.close)
             view.close()
 
     app = FastAPI(title="网上枫桥 受理网关 Fengqiao intake gateway", version="1", lifespan=lifespan,
                   description="One stream for every channel: native JSON events, channel forms, Open311 GeoReport v2.")
-    app.add_middleware(BodyLimit, limit=gw.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=gw.max_body_bytes, reject=_too_large)
     app.state.intake = intake
+    app.state.health = health
+    spec.install(app)
+
+    def _fmt(request: Request) -> str | None:
+        """"json"/"xml" on an Open311 path (its errors take the spec's shape), else None."""
+        path = request.url.path
+        if not path.startswith("/open311/"):
+            return None
+        return "xml" if path.endswith(".xml") else "json"
 
     @app.exception_handler(HttpError)
-    async def _http_error(_: Request, exc: HttpError) -> JSONResponse:
-        return _json(exc.status, exc.body())
+    async def _http_error(request: Request, exc: HttpError) -> Response:
+        fmt = _fmt(request)
+        if fmt:
+            return open311.error(fmt, exc.status, exc.en, exc.zh, exc.headers)
+        return _json(exc.status, exc.body(), exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         reasons = _reasons_from_fastapi(list(exc.errors()))
+        fmt = _fmt(request)
+        if fmt:
+            return open311.render(fmt, "errors", 400, [{"code": 400, "description": f"{r['field']}: {r['en']} / {r['zh']}"}
+                                                      for r in reasons])
         return _json(422, HttpError(422, "invalid_input", "invalid input", "输入有误", reasons).body())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette(request: Request, exc: StarletteHTTPException) -> Response:
+        zh = {404: "未找到", 405: "不支持该请求方法"}.get(exc.status_code, "请求无法处理")
+        en = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
+        fmt = _fmt(request)
+        if fmt:
+            return open311.error(fmt, exc.status_code, en, zh, dict(exc.headers or {}))
+        return _json(exc.status_code, HttpError(exc.status_code, en.replace(" ", "_"), en, zh).body(), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        # the request body is not logged: it may carry personal data
+        log.error("500 %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+        e = HttpError(500, "internal_error", "internal error; nothing was written, the failure is logged",
+                      "内部错误，未写入任何数据，已记录日志")
+        fmt = _fmt(request)
+        return open311.error(fmt, 500, e.en, e.zh) if fmt else _json(500, e.body())
 
     # ------------------------------------------------------------ helpers
     def channel_of(request: Request, allowed: set[str] | None, form_key: str | None = None) -> str:
@@ -153,32 +176,70 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         auth = request.headers.get("authorization", "")
         if not presented and auth.lower().startswith("bearer "):
             presented = auth[7:].strip()
-        channel = None
-        if presented:
-            for ch, k in keys.items():
-                if hmac.compare_digest(presented.encode(), k.encode()):
-                    channel = ch
-                    break
-        if channel is None:
+        principal = ring.identify(presented)
+        if principal is None:
             log.warning("401 %s %s from %s: %s API key", request.method, request.url.path,
                         request.client.host if request.client else "?", "wrong" if presented else "missing")
             raise HttpError(401, "unauthorized", "missing or wrong API key (X-API-Key)", "缺少或错误的 API 密钥（X-API-Key）")
-        if allowed is not None and channel not in allowed and channel != "internal":
-            raise HttpError(403, "forbidden", f"a {channel} key may not use this endpoint", f"{channel} 渠道的密钥无权使用此接口")
-        return channel
+        request.state.principal = principal
+        wait = limiter.take(f"key:{principal.name}")
+        if wait:
+            raise HttpError(429, "rate_limited", f"rate limit of key {principal.name} reached, retry after {retry_after(wait)} s",
+                            f"密钥 {principal.name} 超出频率限制，请 {retry_after(wait)} 秒后重试",
+                            headers={"Retry-After": retry_after(wait)})
+        denial = endpoint_denial(principal, allowed) if allowed is not None else None
+        if denial is not None:
+            try:
+                intake.deny(principal, denial, request.url.path)
+            except Forbidden:
+                raise HttpError(403, "forbidden", denial.en, denial.zh) from None
+        return principal.scope
 
-    def any_key(request: Request) -> str:
-        return channel_of(request, None)
+    def throttle(request: Request) -> None:
+        """Rate limit of the routes without a key: per client address."""
+        wait = limiter.take(f"ip:{request.client.host if request.client else '?'}")
+        if wait:
+            raise HttpError(429, "rate_limited", f"rate limit reached, retry after {retry_after(wait)} s",
+                            f"超出频率限制，请 {retry_after(wait)} 秒后重试", headers={"Retry-After": retry_after(wait)})
+
+    def json_body(request: Request, body: bytes) -> Any:
+        """The JSON value of the body: 415 for another content type, 400 if it cannot be read."""
+        if not is_json_type(request.headers.get("content-type")):
+            raise HttpError(415, "unsupported_media_type", "send application/json", "请使用 application/json 提交")
+        try:
+            return load_json(body, max_bytes=gw.max_body_bytes)
+        except ContractError as exc:
+            raise HttpError(400, "unreadable_body", "the body cannot be read as JSON", "请求体不是可读取的 JSON",
+                            exc.reasons) from None
+
+    def json_object(request: Request, body: bytes) -> dict[str, Any]:
+        data = json_body(request, body)
+        if not isinstance(data, dict):
+            raise ContractError([{"field": "(body)", "en": "expected a JSON object", "zh": "应为 JSON 对象", "type": "dict_type"}])
+        return data
+
+    def submit(events: list[Any], dead: list[DeadLetter] | None = None) -> list[Accepted]:
+        """Write unless the broker is known to be down (then 503 at once, nothing written)."""
+        if not health.reachable and not health.probe():
+            raise Unavailable("the broker does not answer")
+        return intake.submit(events, dead)
+
+    def locate(lat: float, lon: float) -> str | None:
+        with shapes_lock:
+            if not shapes:
+                shapes.extend(geo.load_shapes(settings.wall.map_dir or shipped_maps()))
+        return geo.region_at(lat, lon, shapes)
 
     def invalid(exc: ContractError) -> HttpError:
         return HttpError(422, "invalid_input", f"{len(exc.reasons)} invalid field(s)", f"{len(exc.reasons)} 处输入有误", exc.reasons)
 
-    def run(request: Request, channel: str, body: bytes, work: Callable[[], tuple[int, Any]]) -> JSONResponse:
-        """Idempotency-Key handling around one write."""
+    def run(request: Request, channel: str, body: bytes, work: Callable[[], tuple[int, Any]],
+            render: Callable[..., Response] = _json) -> Response:
+        """Idempotency-Key handling around one write; `render(status, body, headers)` makes the answer."""
         key = request.headers.get("idempotency-key")
         if not key:
             status, out = _guard(work)
-            return _json(status, out)
+            return render(status, out)
         if len(key) > 200:
             raise HttpError(422, "invalid_input", "Idempotency-Key longer than 200 characters", "Idempotency-Key 超过 200 字符")
         scoped = f"{channel}:{key}"
@@ -190,7 +251,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         except Unavailable:
             raise HttpError(503, "busy", "the first request with this key is still running", "同一幂等键的请求仍在处理中") from None
         if state == "replay":
-            return _json(prev[0], prev[1], {"Idempotent-Replayed": "true"})
+            return render(prev[0], prev[1], {"Idempotent-Replayed": "true"})
         try:
             status, out = _guard(work)
         except BaseException:
@@ -200,7 +261,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
             intake.idem.finish(scoped, status, out)
         else:
             intake.idem.abandon(scoped)
-        return _json(status, out)
+        return render(status, out)
 
     def _guard(work: Callable[[], tuple[int, Any]]) -> tuple[int, Any]:
         try:
@@ -208,7 +269,11 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         except ContractError as exc:
             return 422, invalid(exc).body()
         except Forbidden as exc:
-            return 403, HttpError(403, "forbidden", str(exc), "此密钥无权提交该渠道的事件").body()
+            return 403, HttpError(403, "forbidden", exc.en, exc.zh).body()
+        except ReadbackUnavailable:  # authorization needs the case's state: fail closed, nothing written
+            return 503, HttpError(503, "readback_unavailable", "the case view did not answer, so who may act on this "
+                                  "case cannot be checked; nothing was written, retry later",
+                                  "案件状态服务暂不可用，无法核验权限，未写入任何数据，请稍后重试").body()
         except Unavailable:
             return 503, HttpError(503, "broker_unavailable", "the event broker did not acknowledge; nothing was written, retry later",
                                   "消息服务暂不可用，未写入任何数据，请稍后重试").body()
@@ -231,59 +296,75 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
             return {"status": "accepted", **acc[0].as_dict()}
         return {"status": "accepted", "accepted": len(acc), "events": [a.as_dict() for a in acc]}
 
-    def parse_json(body: bytes) -> Any:
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ContractError([{"field": "(body)", "en": f"not JSON: {exc}", "zh": "不是合法的 JSON", "type": "json_invalid"}]) from None
-
     # ------------------------------------------------------------ native
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, Any]:
-        return {"ok": True, "duplicate_index_ready": intake.index.ready.is_set(), "duplicate_index_cases": len(intake.index)}
+    write = {"responses": spec.answers(*spec.WRITE_ERRORS), "response_model": spec.Accepted, "status_code": 202}
+    keyed = {"security": [{"ApiKey": []}]}
 
-    @app.post("/v1/events", status_code=202, tags=["native"],
+    @app.get("/healthz", tags=["ops"], response_model=spec.Health, responses={503: {"model": spec.Health,
+             "description": "Kafka does not answer: writes are refused / 消息服务不可达"}})
+    def healthz() -> JSONResponse:
+        kafka = health.as_dict()
+        return _json(200 if health.reachable else 503, {
+            "ok": health.reachable, "kafka": kafka,
+            "duplicate_index_ready": intake.index.ready.is_set(), "duplicate_index_cases": len(intake.index)})
+
+    events_body = TypeAdapter(Union[Event, Annotated[list[Event], Field(min_length=1, max_length=gw.max_batch_events)]])
+
+    @app.post("/v1/events", tags=["native"], **write,
+              openapi_extra={**keyed, **spec.reads({"application/json": events_body})},
               summary="One contract event (JSON object) or a batch (JSON array), all-or-nothing")
-    async def post_events(request: Request) -> JSONResponse:
+    async def post_events(request: Request) -> Response:
         body = await request.body()
         channel = channel_of(request, None)
 
         def work() -> tuple[int, Any]:
-            data = parse_json(body)
+            data = json_body(request, body)
             items = data if isinstance(data, list) else [data]
             if not items:
                 raise ContractError([{"field": "(body)", "en": "empty batch", "zh": "批量为空", "type": "too_short"}])
+            bad = [i for i, it in enumerate(items) if not isinstance(it, dict)]
+            if bad:
+                raise ContractError([{"field": f"[{i}]" if isinstance(data, list) else "(body)", "en": "expected a JSON object",
+                                      "zh": "应为 JSON 对象", "type": "dict_type"} for i in bad])
             if len(items) > gw.max_batch_events:
                 raise HttpError(413, "batch_too_large", f"more than {gw.max_batch_events} events in one batch",
                                 f"单批事件超过 {gw.max_batch_events} 条")
-            events = intake.prepare(items, channel)
-            return 202, accepted_body(intake.submit(events), not isinstance(data, list))
+            events = intake.prepare(items, request.state.principal)
+            return 202, accepted_body(submit(events), not isinstance(data, list))
 
         return await _threaded(run, request, channel, body, work)
 
-    @app.post("/v1/petitions", status_code=202, tags=["native"],
+    @app.post("/v1/petitions", tags=["native"], **write,
+              openapi_extra={**keyed, **spec.reads({"application/json": A.PetitionForm})},
               summary="A new petition in a channel-friendly form; the gateway assigns case_id and event_id")
-    async def post_petition(request: Request, form: A.PetitionForm, channel: str = Depends(any_key)) -> JSONResponse:
+    async def post_petition(request: Request) -> Response:
+        """New petitions come from intake channels and the platform, never from a department key."""
         body = await request.body()
+        channel = channel_of(request, set(INTAKE_CHANNELS))
 
         def work() -> tuple[int, Any]:
+            form = A.petition_form(json_object(request, body))
             events = intake.prepare([petition(form, channel, request)], channel)
-            return 202, accepted_body(intake.submit(events), True)
+            return 202, accepted_body(submit(events), True)
 
         return await _threaded(run, request, channel, body, work)
 
     # ------------------------------------------------------------ channel adapters
-    @app.post("/v1/channels/hotline/batch", status_code=202, tags=["channels"],
+    text_body = {"type": "string", "maxLength": gw.max_body_bytes}
+
+    @app.post("/v1/channels/hotline/batch", tags=["channels"], **write,
+              openapi_extra={**keyed, **spec.reads({"text/csv": text_body, "application/x-ndjson": text_body})},
               summary="12345 hotline export: CSV (text/csv) or JSON lines (application/x-ndjson), hotline column names")
-    async def post_hotline(request: Request, partial: bool = False, format: str | None = None) -> JSONResponse:
+    async def post_hotline(request: Request, partial: bool = False, format: Literal["csv", "jsonl"] | None = None) -> Response:
         """All-or-nothing by default; `?partial=true` accepts the good rows and sends
         each bad one to the DLQ (source `gateway.hotline`) in the same transaction."""
         channel = channel_of(request, {"hotline"})
         body = await request.body()
-        ctype = request.headers.get("content-type", "")
-        fmt = format or ("csv" if "csv" in ctype else "jsonl")
-        if fmt not in ("csv", "jsonl"):
-            raise HttpError(422, "invalid_input", "format must be csv or jsonl", "format 只能是 csv 或 jsonl")
+        ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        fmt = format or ("csv" if "csv" in ctype else "jsonl" if (not ctype or "json" in ctype) else None)
+        if fmt is None:
+            raise HttpError(415, "unsupported_media_type", "send text/csv or application/x-ndjson",
+                            "请使用 text/csv 或 application/x-ndjson 提交")
 
         def work() -> tuple[int, Any]:
             rows = A.parse_hotline_export(body, fmt)
@@ -306,7 +387,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
             if reasons and not partial:
                 raise ContractError(reasons)
             events = intake.prepare(good, "hotline") if good else []
-            acc = intake.submit(events, dead if partial else None)
+            acc = submit(events, dead if partial else None)
             out = accepted_body(acc, False)
             if partial:
                 out["dead_lettered"] = len(dead)
@@ -316,145 +397,52 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         return await _threaded(run, request, channel, body, work)
 
     def _form_endpoint(path: str, allowed: set[str], to_form: Callable[[dict[str, Any], str], A.PetitionForm],
-                       summary: str) -> None:
-        @app.post(path, status_code=202, tags=["channels"], summary=summary, name=path)
-        async def post_form(request: Request) -> JSONResponse:
+                       model: type, summary: str) -> None:
+        @app.post(path, tags=["channels"], summary=summary, name=path, **write,
+                  openapi_extra={**keyed, **spec.reads({"application/json": model})})
+        async def post_form(request: Request) -> Response:
             channel = channel_of(request, allowed)
             body = await request.body()
             ch = next(iter(allowed)) if channel == "internal" else channel
 
             def work() -> tuple[int, Any]:
-                data = parse_json(body)
-                if not isinstance(data, dict):
-                    raise ContractError([{"field": "(body)", "en": "expected a JSON object", "zh": "应为 JSON 对象", "type": "dict_type"}])
-                form = to_form(data, ch)
+                form = to_form(json_object(request, body), ch)
                 events = intake.prepare([petition(form, ch, request)], ch)
-                return 202, accepted_body(intake.submit(events), True)
+                return 202, accepted_body(submit(events), True)
 
             return await _threaded(run, request, channel, body, work)
 
-    _form_endpoint("/v1/channels/wechat", {"wechat"}, A.wechat_form, "WeChat mini-program form (camelCase)")
-    _form_endpoint("/v1/channels/app", {"app"}, A.wechat_form, "Mobile app form (same shape as the mini-program)")
-    _form_endpoint("/v1/channels/qrcode", {"qrcode"}, lambda d, _: A.qrcode_form(d),
+    _form_endpoint("/v1/channels/wechat", {"wechat"}, A.wechat_form, A.WechatForm, "WeChat mini-program form (camelCase)")
+    _form_endpoint("/v1/channels/app", {"app"}, A.wechat_form, A.WechatForm, "Mobile app form (same shape as the mini-program)")
+    _form_endpoint("/v1/channels/qrcode", {"qrcode"}, lambda d, _: A.qrcode_form(d), A.QrForm,
                    "民情码 QR sticker form: the region comes from the scanned code")
 
     # ------------------------------------------------------------ read-back
-    def case_or_404(case_id: str, open311: bool) -> dict[str, Any]:
+    @app.get("/v1/cases/{case_id}", tags=["native"], summary="A case's current state (from the streams worker's view)",
+             responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                        **spec.answers(404, 429, 503)})
+    def get_case(request: Request, case_id: str) -> Response:
+        throttle(request)
         try:
             case = view.get(case_id)
         except ReadbackUnavailable as exc:
-            body = HttpError(503, "readback_unavailable", str(exc), "案件状态服务暂不可用").body()
-            raise _Resp(503, [{"code": 503, "description": body["message"]}] if open311 else body) from None
+            raise HttpError(503, "readback_unavailable", str(exc), "案件状态服务暂不可用") from None
         if case is None:
-            msg = {"en": f"no case {case_id}", "zh": f"未找到案件 {case_id}"}
-            raise _Resp(404, [{"code": 404, "description": f"{msg['en']} / {msg['zh']}"}] if open311 else
-                        {"error": "not_found", "message": f"{msg['en']} / {msg['zh']}"})
-        return case
-
-    @app.get("/v1/cases/{case_id}", tags=["native"], summary="A case's current state (from the streams worker's view)")
-    def get_case(case_id: str) -> JSONResponse:
-        try:
-            return _json(200, case_or_404(case_id, False))
-        except _Resp as r:
-            return _json(r.status, r.body)
+            raise HttpError(404, "not_found", f"no case {case_id[:64]}", f"未找到案件 {case_id[:64]}")
+        return _json(200, case)
 
     # ------------------------------------------------------------ Open311 GeoReport v2
-    @app.get("/open311/v2/services.json", tags=["open311"])
-    def services() -> list[dict[str, Any]]:
-        return A.SERVICES
-
-    @app.get("/open311/v2/services/{code}.json", tags=["open311"])
-    def service(code: str) -> JSONResponse:
-        if code not in A.SERVICE_CODES:
-            return _json(404, [{"code": 404, "description": f"unknown service_code {code} / 未知的服务代码"}])
-        return _json(200, A.service_definition(code))
-
-    @app.post("/open311/v2/requests.json", status_code=202, tags=["open311"],
-              summary="Create a service request (application/x-www-form-urlencoded, as the spec says)")
-    async def post_request(request: Request) -> JSONResponse:
-        body = await request.body()
-        ctype = request.headers.get("content-type", "")
-        if "application/x-www-form-urlencoded" not in ctype and "multipart/form-data" not in ctype:
-            return _json(415, [{"code": 415, "description": "send application/x-www-form-urlencoded / 请使用表单编码提交"}])
-        try:
-            raw = await request.form()
-        except Exception:
-            return _json(422, [{"code": 422, "description": "unreadable form body / 表单无法解析"}])
-        fields = {k: v for k, v in raw.items() if isinstance(v, str)}
-        try:
-            channel = channel_of(request, {"open311"}, fields.get("api_key"))
-        except HttpError as exc:
-            return _json(exc.status, [{"code": exc.status, "description": f"{exc.en} / {exc.zh}"}])
-        ch = "open311"
-
-        def work() -> tuple[int, Any]:
-            try:
-                form = A.open311_form(fields)
-                events = intake.prepare([petition(form, ch, request)], ch)
-                acc = intake.submit(events)[0]
-            except ContractError as exc:
-                return 422, A.open311_error(exc.reasons, 422)
-            except Unavailable:
-                return 503, [{"code": 503, "description": "broker unavailable, nothing written / 消息服务暂不可用，未写入"}]
-            notice = f"已受理，已合并至 {acc.merged_into} / accepted, merged into {acc.merged_into}" if acc.merged_into else "已受理 / accepted"
-            return 202, [{"service_request_id": acc.case_id, "service_notice": notice, "account_id": None}]
-
-        return await _threaded(run, request, channel, body, work)
-
-    @app.get("/open311/v2/requests/{request_id}.json", tags=["open311"])
-    def get_request(request_id: str) -> JSONResponse:
-        try:
-            return _json(200, [A.case_to_open311(case_or_404(request_id, True))])
-        except _Resp as r:
-            return _json(r.status, r.body)
-
-    @app.get("/open311/v2/requests.json", tags=["open311"],
-             summary="List requests: ClickHouse in server mode; in embedded mode only by service_request_id")
-    def get_requests(service_request_id: str | None = None, service_code: str | None = None,
-                     start_date: datetime | None = None, end_date: datetime | None = None,
-                     status: str | None = None) -> JSONResponse:
-        ids = [i.strip() for i in service_request_id.split(",") if i.strip()] if service_request_id else None
-        if status not in (None, "open", "closed"):
-            return _json(422, [{"code": 422, "description": "status must be open or closed / status 只能是 open 或 closed"}])
-        try:
-            rows = list_cases(settings, ids=ids, service_code=service_code, start=start_date, end=end_date, status=status)
-        except ListsNotServed:
-            if ids and not (service_code or start_date or end_date) and len(ids) <= 50:
-                out = []
-                for i in ids:
-                    try:
-                        case = view.get(i)
-                    except ReadbackUnavailable:
-                        return _json(503, [{"code": 503, "description": "case view unavailable / 案件状态服务暂不可用"}])
-                    if case is not None:
-                        r = A.case_to_open311(case)
-                        if status is None or r["status"] == status:
-                            out.append(r)
-                return _json(200, out)
-            return _json(501, [{"code": 501, "description":
-                                "lists are served from the ClickHouse server (server mode); in the embedded mode only the wall "
-                                "owns the store, so filter by service_request_id here or use the wall / 列表查询需要 ClickHouse "
-                                "服务器模式；嵌入模式下请按 service_request_id 查询或在大屏查看"}])
-        except ReadbackUnavailable:
-            return _json(503, [{"code": 503, "description": "read model unavailable / 读模型暂不可用"}])
-        return _json(200, [A.case_to_open311(r) for r in rows])
+    open311.add_routes(app, open311.Hooks(
+        settings=settings, identify=channel_of, throttle=throttle, run=run, petition=petition,
+        prepare=lambda raws, request: intake.prepare(raws, request.state.principal, request.url.path),
+        submit=submit, case=view.get, locate=locate))
 
     return app
 
 
-class _Resp(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        self.status, self.body = status, body
-
-
-async def _threaded(fn: Callable[..., JSONResponse], *args: Any) -> JSONResponse:
-    """Kafka writes block until acknowledged: run them off the event loop."""
-    from starlette.concurrency import run_in_threadpool
-
-    try:
-        return await run_in_threadpool(fn, *args)
-    except HttpError as exc:
-        return _json(exc.status, exc.body())
+async def _threaded(fn: Callable[..., Response], *args: Any) -> Response:
+    """Kafka writes block until acknowledged: run them off the event loop (HttpError: the handlers)."""
+    return await run_in_threadpool(fn, *args)
 
 
 __all__ = ["create_app", "HttpError", "ValidationError", "reasons_of"]

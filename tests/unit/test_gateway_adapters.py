@@ -9,6 +9,7 @@ import pytest
 
 from fengqiao.contract import ContractError, parse_event
 from producers.gateway import adapters as A
+from producers.gateway import georeport as G
 
 pytestmark = pytest.mark.unit
 CST = timezone(timedelta(hours=8))
@@ -90,31 +91,64 @@ def test_qrcode_region_from_the_sticker() -> None:
     assert e.value.reasons[0]["field"] == "qr"
 
 
+def _nowhere(lat: float, lon: float) -> str | None:
+    return None
+
+
 def test_open311_mapping_and_services() -> None:
-    codes = {s["service_code"] for s in A.SERVICES}
+    codes = {s["service_code"] for s in G.SERVICES}
     assert codes == {"consult", "help", "dispute", "report", "complaint", "suggestion"}
-    assert A.service_definition("dispute")["attributes"][0]["code"] == "topic"
-    form = A.open311_form({"api_key": "k", "service_code": "complaint", "jurisdiction_id": "130102",
+    assert G.service_definition("dispute")["attributes"][0]["code"] == "topic"
+    form = G.open311_form({"api_key": "k", "service_code": "complaint", "jurisdiction_id": "130102",
                            "description": "路灯不亮", "attribute[topic]": "市容环境", "lat": "38.04", "long": "114.5",
-                           "first_name": "三", "last_name": "张", "phone": "13800000000"})
+                           "first_name": "三", "last_name": "张", "phone": "13800000000"}, _nowhere)
     ev = _event(form, "open311")
     assert ev["channel"] == "open311" and ev["payload"]["location"]["lat"] == 38.04
-    assert ev["payload"]["citizen"]["name"] == "张三"
+    assert ev["payload"]["citizen"]["name"] == "张三" and ev["region_code"] == "130102"
     with pytest.raises(ContractError) as e:
-        A.open311_form({"service_code": "nope", "foo": "1"})
-    assert {r["field"] for r in e.value.reasons} == {"service_code", "foo"}
+        G.open311_form({"service_code": "nope", "foo": "1"}, _nowhere)
+    assert {"service_code", "foo"} <= {r["field"] for r in e.value.reasons}
     with pytest.raises(ContractError) as e:
-        A.open311_form({"service_code": "help", "description": "x"})
-    assert {"jurisdiction_id", "attribute[topic]"} <= {r["field"] for r in e.value.reasons}
-    errs = A.open311_error(e.value.reasons, 422)
-    assert errs[0]["code"] == 422 and " / " in errs[0]["description"]
+        G.open311_form({"service_code": "help", "description": "x"}, _nowhere)
+    assert {r["field"] for r in e.value.reasons} == {"attribute[topic]"}  # jurisdiction_id is optional
+    errs = G.open311_error(e.value.reasons, 400)
+    assert errs[0]["code"] == 400 and " / " in errs[0]["description"]
+
+
+BASE = {"service_code": "dispute", "description": "楼上噪音", "attribute[topic]": "邻里纠纷"}
+
+
+def test_open311_region_from_lat_long_address_or_a_clear_error() -> None:
+    at = G.open311_form({**BASE, "lat": "38.04", "long": "114.51"}, lambda lat, lon: "130104")
+    assert at.region_code == "130104" and at.location is not None
+    by_address = G.open311_form({**BASE, "address_string": "河北省保定市竞秀区"}, _nowhere)
+    assert by_address.region_code == "130602"
+    assert G.open311_form({**BASE, "jurisdiction_id": "130000", "address_string": "正定县"}, _nowhere).region_code == "130123"
+    with pytest.raises(ContractError) as e:  # Beijing: outside every Hebei shape, an address naming no Hebei place
+        G.open311_form({**BASE, "lat": "39.90", "long": "116.40", "address_string": "北京市朝阳区"}, _nowhere)
+    assert e.value.reasons[0]["type"] == "not_in_hebei" and "河北" in e.value.reasons[0]["zh"]
+    with pytest.raises(ContractError) as e:
+        G.open311_form({**BASE, "jurisdiction_id": "chicago.gov"}, _nowhere)
+    assert e.value.reasons[0]["field"] == "jurisdiction_id"
+
+
+def test_open311_xml_is_the_specs_shape() -> None:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(G.to_xml("services", G.SERVICES))
+    assert root.tag == "services" and [c.tag for c in root][:1] == ["service"]
+    assert root[0].find("service_code").text == "consult" and root[0].find("metadata").text == "true"
+    d = ET.fromstring(G.to_xml("service_definition", G.service_definition("help")))
+    assert d.find("attributes/attribute/values/value/key") is not None
+    e = ET.fromstring(G.to_xml("errors", [{"code": 400, "description": "x / 无"}]))
+    assert e.find("error/code").text == "400"
 
 
 def test_case_to_open311() -> None:
     case = {"case_id": "WX-1", "status": "assigned", "category": "dispute", "topic": "邻里纠纷", "region_code": "130102",
             "department": "长安区司法局", "received_at": "2026-11-23T09:00:00+08:00",
             "resolve_due_at": "2026-12-14T00:00:00+08:00", "updated_at": "2026-11-23T09:05:00+08:00"}
-    r = A.case_to_open311(case)
+    r = G.case_to_open311(case)
     assert r["status"] == "open" and r["agency_responsible"] == "长安区司法局"
     assert r["expected_datetime"] == "2026-12-14T00:00:00+08:00" and r["service_code"] == "dispute"
-    assert A.case_to_open311({**case, "status": "archived", "closed_at": "x"})["status"] == "closed"
+    assert G.case_to_open311({**case, "status": "archived", "closed_at": "x"})["status"] == "closed"
