@@ -7,20 +7,31 @@ user per role (officer / viewer / admin); a deployment replaces it.
     [users.officer]
     name = "值班员"
     role = "officer"
+    scope = ["130100", "130102"]   # jurisdiction: prefecture/county codes, or "province"
     password_hash = "$2b$12$..."
 
 What each role may do is decided here, on the server, at the moment an
 action is executed (`require`): the browser only ever sends widget events, and
-a viewer's session never reaches a code path that publishes a command.
+a viewer's session never reaches a code path that publishes a command. An
+officer reveals contact data only within the user's `scope` (none set: nowhere).
+Failed logins are counted per user and per client (`LoginThrottle`: after N
+failures each attempt waits, the wait doubling); sessions end after an idle and
+an absolute time (`session_expired`).
 """
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import bcrypt
+
+from fengqiao.regions import PROVINCE_CODE, is_known, prefecture_of
 
 ROLES = ("viewer", "officer", "admin")
 USERS_FILE = "wall_users.toml"
@@ -29,6 +40,8 @@ DEMO_USERS = {  # name, role, password: demo only, printed in the README
     "viewer": ("观察员", "viewer", "viewer123"),
     "admin": ("管理员", "admin", "admin123"),
 }
+PROVINCE = "province"  # a scope that covers every Hebei region
+DEMO_SCOPE = {"officer": PROVINCE, "admin": PROVINCE}
 # action → roles allowed to perform it
 PERMISSIONS: dict[str, frozenset[str]] = {
     "alert.acknowledge": frozenset({"officer", "admin"}),
@@ -42,11 +55,39 @@ class Forbidden(PermissionError):
     """A role tried an action it is not allowed (message in Chinese and English)."""
 
 
+class LoginRefused(PermissionError):
+    """Wrong credentials or too many failures (message in Chinese and English, no hint which part)."""
+
+
 @dataclass(frozen=True)
 class User:
     username: str
     name: str
     role: str
+    scope: tuple[str, ...] = ()  # region codes (prefecture or county) or (PROVINCE,); empty: no jurisdiction
+
+    def covers(self, region_code: str) -> bool:
+        """Whether `region_code` is inside this user's jurisdiction (unknown codes never are)."""
+        if not is_known(region_code):
+            return False
+        if PROVINCE in self.scope:
+            return True
+        return region_code in self.scope or prefecture_of(region_code) in self.scope
+
+
+def parse_scope(username: str, value: Any) -> tuple[str, ...]:
+    """A users-file `scope`: "province", or a list of known prefecture/county codes."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    out = []
+    for item in items:
+        code = str(item).strip()
+        if code in (PROVINCE, PROVINCE_CODE):
+            out.append(PROVINCE)
+        elif is_known(code):
+            out.append(code)
+        else:
+            raise ValueError(f"用户 {username} 的辖区代码无效 invalid scope code: {code!r}")
+    return tuple(out)
 
 
 def users_path(data_dir: Path) -> Path:
@@ -62,11 +103,19 @@ def ensure_users_file(data_dir: Path) -> Path:
     path = users_path(data_dir)
     if path.exists():
         return path
+    return write_users_file(path, {u: pw for u, (_, _, pw) in DEMO_USERS.items()},
+                            "Demo file: replace for production (`fengqiao secrets init`).")
+
+
+def write_users_file(path: Path, passwords: dict[str, str], note: str = "") -> Path:
+    """The users file with the demo users' names, roles and scopes and these passwords (bcrypt)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# 指挥中心用户 Fengqiao console users (bcrypt). Demo file: replace for production.", ""]
-    for username, (name, role, password) in DEMO_USERS.items():
-        lines += [f"[users.{username}]", f'name = "{name}"', f'role = "{role}"',
-                  f'password_hash = "{hash_password(password)}"', ""]
+    lines = [f"# 指挥中心用户 Fengqiao console users (bcrypt). {note}", ""]
+    for username, password in passwords.items():
+        name, role, _ = DEMO_USERS[username]
+        lines += [f"[users.{username}]", f'name = "{name}"', f'role = "{role}"']
+        lines += [f'scope = "{DEMO_SCOPE[username]}"'] if username in DEMO_SCOPE else []
+        lines += [f'password_hash = "{hash_password(password)}"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -78,7 +127,24 @@ def load_users(path: Path) -> dict[str, dict]:
     for username, entry in users.items():
         if entry.get("role") not in ROLES:
             raise ValueError(f"用户 {username} 的角色无效 invalid role: {entry.get('role')!r}")
+        parse_scope(username, entry.get("scope"))
     return users
+
+
+def demo_users_in_effect(path: Path) -> bool:
+    """Whether any user still has its demo password (then the wall must not serve beyond loopback)."""
+    try:
+        users = load_users(path)
+    except (OSError, ValueError):
+        return False
+    for username, (_, _, password) in DEMO_USERS.items():
+        entry = users.get(username)
+        try:
+            if entry and bcrypt.checkpw(password.encode(), entry["password_hash"].encode()):
+                return True
+        except (ValueError, KeyError):
+            continue
+    return False
 
 
 def authenticate(path: Path, username: str, password: str) -> User | None:
@@ -90,7 +156,67 @@ def authenticate(path: Path, username: str, password: str) -> User | None:
         ok = bcrypt.checkpw(password.encode(), entry["password_hash"].encode())
     except (ValueError, KeyError):
         return None
-    return User(username.strip(), entry.get("name", username), entry["role"]) if ok else None
+    if not ok:
+        return None
+    return User(username.strip(), entry.get("name", username), entry["role"],
+                parse_scope(username, entry.get("scope")))
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per key (a user, a client): after `max_failures` each further attempt must
+    wait `delay_seconds`, doubled per further failure, up to `cap_seconds`. Process-wide."""
+
+    max_failures: int = 5
+    delay_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, int] = field(default_factory=dict)
+    _until: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_seconds(self, *keys: str) -> float:
+        now = self.clock()
+        with self._lock:
+            return max([self._until.get(k, 0.0) - now for k in keys] + [0.0])
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for k in keys:
+                n = self._failures[k] = self._failures.get(k, 0) + 1
+                if n >= self.max_failures:
+                    self._until[k] = now + min(self.cap_seconds, self.delay_seconds * 2 ** (n - self.max_failures))
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._failures.pop(k, None)
+                self._until.pop(k, None)
+
+
+def login(path: Path, username: str, password: str, client: str | None, throttle: LoginThrottle) -> User:
+    """The user, or `LoginRefused`: while a key is throttled the password is not even checked."""
+    user_key, client_key = f"user:{username.strip()}", f"client:{client or '-'}"
+    wait = throttle.wait_seconds(user_key, client_key)
+    if wait > 0:
+        s = math.ceil(wait)
+        raise LoginRefused(f"登录失败次数过多，请 {s} 秒后再试 Too many failed logins: try again in {s} s")
+    user = authenticate(path, username, password)
+    if user is None:
+        throttle.failed(user_key, client_key)
+        raise LoginRefused("用户名或密码错误 Wrong username or password")
+    throttle.succeeded(user_key)  # not the client's count: one good account must not reset guessing others
+    return user
+
+
+def session_expired(login_at: float, seen_at: float, now: float, idle_seconds: float, max_seconds: float) -> str | None:
+    """Why a console session has ended (bilingual), or None while it is valid."""
+    if now - login_at >= max_seconds:
+        return f"登录已超过 {max_seconds / 3600:g} 小时，请重新登录 Session expired: log in again"
+    if now - seen_at >= idle_seconds:
+        return f"超过 {idle_seconds / 60:g} 分钟未操作，已自动退出 Logged out after inactivity: log in again"
+    return None
 
 
 def can(user: User | None, action: str) -> bool:

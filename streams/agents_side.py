@@ -17,6 +17,8 @@ import faust
 from pydantic import TypeAdapter, ValidationError
 
 from fengqiao.records import Command
+from fengqiao.settings import reveal
+from fengqiao.signing import header_value, verify
 
 from streams import alerts as al
 
@@ -28,11 +30,16 @@ def register(rt: Any) -> None:
     t = rt.topics
     owners = rt.tables.alert_owner
     early = rt.tables.early
+    command_key = reveal(rt.settings.command_key)
 
     @app.agent(t.commands, name="commands")
     async def commands_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
             raw = event.value
+            refused = verify(command_key, raw, header_value(event.message.headers))  # only the console's commands
+            if refused:
+                await rt.dead_letter(raw, refused, event.message)
+                continue
             try:
                 cmd = COMMAND.validate_json(raw)
             except ValidationError as exc:

@@ -129,6 +129,8 @@ def alert_actions(user: auth.User, alert: dict) -> None:
 
 @st.fragment(run_every=3)
 def queue(user: auth.User) -> None:
+    if current_user() is None:  # the session ended while the queue refreshed itself
+        st.rerun()
     names = {"": "全部地区"} | {p.code: p.name for p in rg.prefectures()}
     f1, f2, f3 = st.columns(3)
     region = f1.selectbox("地区 Region", list(names), format_func=names.get, key="q_region")
@@ -209,7 +211,7 @@ def reveal_contact(case: dict, sealed: str, reason: str) -> None:
         return
     try:
         clear = commands.reveal_contact(S, user, {**case, "sealed": sealed}, reason, _unseal)
-    except (auth.Forbidden, commands.NotRecorded) as exc:
+    except (auth.Forbidden, commands.NotRecorded, ValueError) as exc:
         st.error(str(exc))
         return
     st.warning("联系方式 Contact: " + "，".join(f"{k}: {v}" for k, v in clear.items()) if clear
@@ -236,7 +238,7 @@ def _unseal(sealed: str) -> dict[str, Any]:
     try:
         return dict(unseal(sealed, reveal(S.pii_key)))
     except Exception as exc:
-        raise commands.NotRecorded(f"解密失败 Could not unseal: {type(exc).__name__}") from exc
+        raise ValueError(f"解密失败 Could not unseal: {type(exc).__name__}") from exc
 
 
 user = current_user(touch=True)

@@ -123,6 +123,17 @@ def send(p: KafkaProducer, topic: str, items: list[dict[str, Any] | bytes], key_
     p.flush()
 
 
+def send_command(p: KafkaProducer, settings: Settings, cmd: dict[str, Any], key_of: str = "alert_id") -> None:
+    """A command as the console sends it: signed with the command key (unsigned ones are dead letters)."""
+    from fengqiao.settings import reveal
+    from fengqiao.signing import signed_headers
+
+    value = json.dumps(cmd, ensure_ascii=False).encode()
+    p.send(settings.topics.commands, key=str(cmd.get(key_of, "")).encode(), value=value,
+           headers=signed_headers(reveal(settings.command_key), value))
+    p.flush()
+
+
 class Reader:
     """Reads a topic from the beginning, accumulating (receive time, value)."""
 

@@ -20,7 +20,7 @@ from fengqiao.regions import prefecture_of
 from fengqiao.settings import Settings
 
 from tests.integration.streams_harness import (
-    TZ, Reader, Worker, event, producer, received, send, worker_env, write_policy,
+    TZ, Reader, Worker, event, producer, received, send, send_command, worker_env, write_policy,
 )
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_sla_alerts_on_time_once_ack_and_sigkill_restart(settings_factory: Calla
                     acked = c_over[0]
                     cmd = {"command_id": str(uuid.uuid4()), "type": "alert.acknowledge", "alert_id": acked["alert_id"],
                            "issued_at": datetime.now(TZ).isoformat(), "officer_id": "duty-1", "note": "已督促"}
-                    send(p, settings.topics.commands, [cmd], key_of="alert_id")
+                    send_command(p, settings, cmd)
         alerts = reader.poll(1)
         reader.close()
         p.close()

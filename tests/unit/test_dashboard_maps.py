@@ -52,7 +52,7 @@ def test_demo_users_are_hashed_and_roles_enforced(tmp_path: Path) -> None:
     path = auth.ensure_users_file(tmp_path)
     text = path.read_text("utf-8")
     assert "officer123" not in text and "$2b$" in text
-    assert auth.authenticate(path, "officer", "officer123") == auth.User("officer", "值班员", "officer")
+    assert auth.authenticate(path, "officer", "officer123") == auth.User("officer", "值班员", "officer", ("province",))
     assert auth.authenticate(path, "officer", "wrong") is None
     assert auth.authenticate(path, "nobody", "x") is None
     viewer = auth.authenticate(path, "viewer", "viewer123")
