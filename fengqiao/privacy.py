@@ -10,6 +10,9 @@ Pure functions, no I/O. What travels downstream for a citizen:
   derived from `settings.pii_key`, so that an officer's audited "reveal" can
   recover them. Without the key they are opaque.
 
+Free text (what people type, notes, error texts) is scrubbed by `scrub_text`: phone
+and ID numbers in the forms people write them are masked the same way.
+
 Both sub-keys are derived from the one configured secret with distinct labels,
 so the matching key never doubles as the encryption key.
 """
@@ -27,6 +30,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 MASK = "*"
+CONTACT_FIELDS = ("name", "phone", "id_number")
 _PHONE_CLEAN = re.compile(r"[\s\-()+]")
 
 
@@ -51,8 +55,22 @@ def normalize_id(id_number: str) -> str:
     return id_number.strip().upper()
 
 
-def is_masked(value: str | None) -> bool:
-    return bool(value) and MASK in value  # type: ignore[operator]
+# The masked forms this module writes (and the usual ones other systems write). A value merely
+# containing `*` is not masked: "13812345678*" still carries the whole number.
+_MASKED_FORMS = {
+    "name": re.compile(r"[^*\d]?\*+[^*\d]?"),  # 张**, 张*丰, *
+    "phone": re.compile(r"\d{0,3}\*+\d{0,4}"),  # 138****5678: at most 7 digits visible
+    "id_number": re.compile(r"\d{0,6}\*+[\dXx]{0,4}"),  # 130102********1234
+}
+
+
+def is_masked(value: str | None, kind: str | None = None) -> bool:
+    """Whether `value` is a masked form (of `kind`: name, phone, id_number; of any when None)."""
+    if not value or MASK not in value:
+        return False
+    v = value.strip()
+    forms = {"name": v, "phone": normalize_phone(v), "id_number": v}
+    return any(_MASKED_FORMS[k].fullmatch(forms[k]) for k in ((kind,) if kind else _MASKED_FORMS))
 
 
 # ------------------------------------------------------------------ masks
@@ -117,6 +135,81 @@ def unseal(token: str, secret: str) -> dict[str, str]:
         raise ValueError("cannot unseal contact data (wrong key or damaged) / 无法解密联系信息（密钥错误或数据损坏）") from exc
 
 
+# ------------------------------------------------------------------ free text
+# Phone and ID numbers people type into free text (content, notes, addresses, error texts), in the
+# forms they are written: 13812345678, 138 1234 5678, 138-1234-5678, +86 138..., 0086..., (0311)
+# 8765-4321 landlines, 18-character ID numbers (X/x check character, optional spaces) and other runs of
+# 15-19 digits (old 15-digit IDs, bank cards). Full-width digits count as digits. Long tokens that
+# contain letters (hashes, UUIDs, sealed values, keys) are left alone, so a keyed hash is never
+# mangled; digits glued to a decimal point (38.13812345678) are a coordinate, not a phone.
+_WIDE = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
+                       "＋": "+", "－": "-", "（": "(", "）": ")", "\u3000": " "})
+_S = r"[ \t\-\u2010-\u2015]?"  # one optional separator: space, tab, hyphen or dash
+_NUMBER = (
+    rf"(?P<id>[1-9]\d{{5}}{_S}(?:18|19|20)\d{{2}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]){_S}\d{{3}}[\dXx])"
+    rf"|(?P<mobile>(?:\(?(?:\+|00){_S}86\)?{_S}|86{_S})?1{_S}[3-9](?:{_S}\d){{9}})"
+    r"|(?P<long>\d{14,18}[\dXx])"
+    rf"|(?P<land>(?:\(0\d{{2,3}}\)|0\d{{2,3}}){_S}[2-9]\d{{2,3}}{_S}\d{{4}})"
+)
+_INNER = re.compile(rf"(?<![\d.])(?:{_NUMBER})(?![\d])", re.ASCII)
+_TEXT = re.compile(rf"(?P<token>[A-Za-z0-9_\-]{{32,}})|(?<![\d.])(?:{_NUMBER})(?![\d])", re.ASCII)
+_CANDIDATE = re.compile(r"\d(?:[ \t\-\u2010-\u2015]?\d){6}")  # 7 digits: nothing shorter is masked
+
+
+def _masked_number(m: re.Match[str]) -> str:
+    kind = m.lastgroup
+    if kind == "token":  # a hash, UUID or key: kept, unless it is nothing but digits and dashes
+        tok = m.group(0)
+        return tok if re.search(r"[A-Za-z_]", tok) else _INNER.sub(_masked_number, tok)
+    digits = re.sub(r"[^0-9Xx]", "", m.group(0))
+    if kind == "mobile":
+        p = digits[-11:]
+        return p[:3] + MASK * 4 + p[-4:]
+    if kind == "land":
+        return _mask_land(m.group(0))
+    return digits[:6] + MASK * (len(digits) - 10) + digits[-4:]  # ID numbers, long runs
+
+
+def _mask_land(text: str) -> str:
+    """(0311) 8765-4321 → (0311) ****-4321: the area code stays, the local number is hidden."""
+    head = re.match(r"\(?0\d{2,3}\)?", text).group(0)  # type: ignore[union-attr]
+    rest = text[len(head):]
+    return head + re.sub(r"\d", MASK, rest[:-4]) + rest[-4:]
+
+
+def scrub_text(text: str | None) -> str:
+    """Mask phone and ID numbers in free text (see above); other text is returned unchanged."""
+    if not text:
+        return ""
+    plain = text.translate(_WIDE)  # same length: positions agree
+    if _CANDIDATE.search(plain) is None:  # one cheap pass for the common case
+        return text
+    out, last = [], 0
+    for m in _TEXT.finditer(plain):
+        masked = _masked_number(m)
+        if masked != m.group(0):
+            out.append(text[last:m.start()])
+            out.append(masked)
+            last = m.end()
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def holds_clear_pii(text: str | None) -> bool:
+    """Whether free text still holds a phone or ID number in clear."""
+    return bool(text) and scrub_text(text) != text
+
+
+def may_carry_pii(raw: bytes | None) -> bool:
+    """Whether rejected bytes might hold contact data (then a dead letter keeps them sealed)."""
+    if not raw:
+        return False
+    text = raw.decode("utf-8", "replace")
+    return '"citizen"' in text or '"name"' in text or holds_clear_pii(text)
+
+
 # ------------------------------------------------------------------ the door
 def protect_citizen(
     citizen: dict[str, Any] | None, secret: str, *, seal_clear: bool = True
@@ -132,16 +225,16 @@ def protect_citizen(
     out: dict[str, Any] = dict(citizen)
     clear: dict[str, str] = {}
     name = citizen.get("name")
-    if name and not is_masked(name):
+    if name and not is_masked(name, "name"):
         clear["name"] = name
         out["name"] = mask_name(name)
     phone = citizen.get("phone")
-    if phone and not is_masked(phone):
+    if phone and not is_masked(phone, "phone"):
         clear["phone"] = normalize_phone(phone)
         out["phone"] = mask_phone(phone)
         out["phone_hash"] = phone_hash(phone, secret)
     idn = citizen.get("id_number")
-    if idn and not is_masked(idn):
+    if idn and not is_masked(idn, "id_number"):
         clear["id_number"] = normalize_id(idn)
         out["id_number"] = mask_id(idn)
         out["id_hash"] = id_hash(idn, secret)
@@ -156,7 +249,7 @@ def carries_clear_pii(citizen: dict[str, Any] | None) -> bool:
     """True when a citizen object still holds an unmasked name, phone or ID number."""
     if not citizen:
         return False
-    return any(citizen.get(k) and not is_masked(citizen[k]) for k in ("name", "phone", "id_number"))
+    return any(citizen.get(k) and not is_masked(citizen[k], k) for k in CONTACT_FIELDS)
 
 
 def id_check_digit(first17: str) -> str:
