@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from fengqiao.settings import Settings
+from fengqiao.settings import ExposureRefused, Settings, exposure_problem, is_loopback
 
 APP = Path(__file__).resolve().parent / "app.py"
 THEME = {  # a dark command-centre palette
@@ -85,12 +85,28 @@ def command(settings: Settings, port: int, host: str) -> list[str]:
     return args
 
 
+def exposure(settings: Settings, host: str) -> str | None:
+    """Why the wall must not listen on `host`: beyond loopback, the demo users (a missing users file
+    becomes the demo file) or a built-in key; else None."""
+    from dashboard.auth import demo_users_in_effect, users_path
+
+    if is_loopback(host):
+        return None
+    path = users_path(settings.data_dir)
+    demo = [f"{path} (演示账号 demo users)"] if not path.exists() or demo_users_in_effect(path) else []
+    return exposure_problem(host, demo + settings.default_secrets())
+
+
 def serve(settings: Settings, port: int | None = None, host: str | None = None) -> None:
-    """Replace this process with the Streamlit server for the wall, console and leadership pages."""
+    """Replace this process with the Streamlit server for the wall, console and leadership pages.
+    ExposureRefused (nothing started) beyond loopback while a default secret is in effect."""
     from dashboard.auth import ensure_users_file, users_path
 
     port = port or settings.wall.port
     host = host or settings.wall.host
+    problem = exposure(settings, host)
+    if problem:
+        raise ExposureRefused(problem)
     settings = settings.model_copy(update={"wall": settings.wall.model_copy(update={"port": port, "host": host})})
     created = not users_path(settings.data_dir).exists()
     ensure_users_file(settings.data_dir)

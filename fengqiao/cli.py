@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 
 from fengqiao.settings import Settings
 
@@ -23,6 +24,8 @@ app = typer.Typer(
 )
 kafka_app = typer.Typer(help="本地 Kafka broker / a local Apache Kafka broker (no Docker).", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
+secrets_app = typer.Typer(help="密钥 / the deployment's secrets: `fengqiao secrets init`.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -34,7 +37,11 @@ def fail(message: str, code: int = 1) -> None:
 def _settings() -> Settings:
     try:
         settings = Settings()
-    except Exception as exc:  # a bad FENGQIAO_* variable
+    except ValidationError as exc:  # a bad FENGQIAO_* variable; the input is not echoed (it may be a secret)
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        fail(f"invalid settings / 配置无效: {where}", 2)
+        raise  # unreachable
+    except Exception as exc:  # e.g. a variable that is not JSON
         fail(f"invalid settings / 配置无效: {exc}", 2)
         raise  # unreachable
     from fengqiao import contract
@@ -186,18 +193,62 @@ def wall(
     port: Optional[int] = typer.Option(None),
     host: Optional[str] = typer.Option(None),
 ) -> None:
-    """Serve the Streamlit wall (in embedded mode it also runs the sink in-process)."""
+    """Serve the Streamlit wall (in embedded mode it also runs the sink in-process).
+    Beyond loopback only without demo users and built-in keys."""
     from dashboard.serve import serve
+    from fengqiao.settings import ExposureRefused
 
-    serve(_settings(), port=port, host=host)
+    try:
+        serve(_settings(), port=port, host=host)
+    except ExposureRefused as exc:
+        fail(str(exc), 2)
 
 
 @app.command()
 def gateway(port: int = typer.Option(8080), host: str = typer.Option("127.0.0.1")) -> None:
-    """Serve the HTTP intake gateway (native JSON + Open311 GeoReport v2)."""
+    """Serve the HTTP intake gateway (native JSON + Open311 GeoReport v2).
+    Beyond loopback only with real API keys and personal-data key."""
+    from producers.gateway.config import exposure
+
+    settings = _settings()
+    problem = exposure(settings, host)
+    if problem:
+        fail(problem, 2)
     from producers.gateway.serve import serve
 
-    serve(_settings(), host=host, port=port)
+    serve(settings, host=host, port=port)
+
+
+@secrets_app.command("init")
+def secrets_init(
+    env_file: Path = typer.Option(Path("fengqiao.env"), help="env file to write (mode 0600)"),
+    users_file: Optional[Path] = typer.Option(None, help="wall users file (default <data_dir>/wall_users.toml)"),
+    docker: bool = typer.Option(False, "--docker", help="also the ClickHouse password and URL for docker compose"),
+    force: bool = typer.Option(False, "--force", help="overwrite existing files (a new PII key orphans sealed data)"),
+) -> None:
+    """Write random keys (personal data, command signing, API keys) and wall users with random passwords."""
+    import os
+
+    from dashboard.auth import users_path, write_users_file
+    from fengqiao import secrets_file as sf
+    from fengqiao.vocab import TZ
+
+    users = users_file or users_path(_settings().data_dir)
+    existing = [str(p) for p in (env_file, users) if p.exists()]
+    if existing and not force:
+        fail(f"已存在，未覆盖 / already there, not overwritten (--force to replace): {', '.join(existing)}", 1)
+    from datetime import datetime
+
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(sf.render(sf.new_env(docker=docker), datetime.now(TZ)))
+    passwords = sf.new_passwords()
+    write_users_file(users, passwords, "Written by `fengqiao secrets init`.")
+    os.chmod(users, 0o600)
+    typer.echo(f"secrets 密钥: {env_file} (load with `set -a; . {env_file}; set +a`, or compose env_file)")
+    typer.echo(f"wall users 大屏用户: {users}; passwords, shown once 初始密码仅显示一次:")
+    for name, pw in passwords.items():
+        typer.echo(f"  {name} / {pw}")
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fengqiao.domain.metrics import MIN_SAMPLE
 from fengqiao.vocab import TZ
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class WallSettings(BaseModel):
     stale_after_seconds: float = Field(default=120.0, gt=0)
     embedded_sink: bool = True
     map_dir: Path | None = None  # a deployment's approved GeoJSON folder (审图号)
+    ranking_min_sample: int = Field(default=MIN_SAMPLE, ge=1)  # fewer decided cases: 样本不足, not ranked
     command_timeout_seconds: float = Field(default=10.0, gt=0)  # the console waits this long for acks=all
     session_idle_minutes: float = Field(default=30.0, gt=0)  # console sessions end after this idle time
     session_max_hours: float = Field(default=12.0, gt=0)  # ... and this long after login, whatever
@@ -185,7 +187,9 @@ class GatewaySettings(BaseModel):
 
     @property
     def dev_keys(self) -> bool:
-        return not self.api_keys
+        """No keys configured, or one whose secret is still a `dev-<name>` development key."""
+        return not self.api_keys or any(k.secret.get_secret_value() in (f"dev-{n}", f"dev-{k.channel}")
+                                        for n, k in self.api_keys.items())
 
 
 class Settings(BaseSettings):
@@ -227,8 +231,10 @@ class Settings(BaseSettings):
         return not reveal(self.clickhouse_url).startswith(("http://", "https://"))
 
     def default_secrets(self) -> list[str]:
-        """The variables still at their built-in development value (the wall adds its demo users)."""
-        return ["FENGQIAO_PII_KEY"] if reveal(self.pii_key) == DEV_PII_KEY else []
+        """The shared variables still at their built-in development value (the wall adds its demo
+        users, the gateway its dev keys): serving beyond loopback is refused while any is."""
+        out = ["FENGQIAO_PII_KEY"] if reveal(self.pii_key) == DEV_PII_KEY else []
+        return out + (["FENGQIAO_COMMAND_KEY"] if reveal(self.command_key) == DEV_COMMAND_KEY else [])
 
 
 def _key_entry(name: str, value: Any) -> Any:
@@ -241,9 +247,17 @@ def _key_entry(name: str, value: Any) -> Any:
     return value
 
 
+class ExposureRefused(Exception):
+    """A server asked to listen beyond loopback while a default secret is in effect (the one-line reason)."""
+
+
+def is_loopback(host: str) -> bool:
+    return host.strip("[]") in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 def exposure_problem(host: str, defaults: list[str]) -> str | None:
     """The one zh+en line that refuses a non-loopback bind while `defaults` are in effect, else None."""
-    if host.strip("[]") in LOOPBACK_HOSTS or host.startswith("127.") or not defaults:
+    if is_loopback(host) or not defaults:
         return None
     names = ", ".join(defaults)
     return (f"拒绝在 {host} 上对外服务：仍在使用默认密钥，请设置 {names}（可用 `fengqiao secrets init` 生成） / "

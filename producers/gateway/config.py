@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fengqiao.settings import CHANNELS, INTAKE_CHANNELS, ApiKey, GatewaySettings, KeyRole, Settings
+from fengqiao.settings import CHANNELS, INTAKE_CHANNELS, ApiKey, GatewaySettings, KeyRole, Settings, exposure_problem
 
 __all__ = ["CHANNELS", "INTAKE_CHANNELS", "ApiKey", "GatewaySettings", "KeyRole", "gateway_settings", "streams_base"]
 
@@ -19,3 +19,10 @@ def gateway_settings(settings: Settings | None = None, **overrides: Any) -> Gate
     """`settings.gateway`, with `overrides` applied (tests, benchmarks)."""
     base = settings.gateway if settings is not None else GatewaySettings()
     return base.model_copy(update=overrides) if overrides else base
+
+
+def exposure(settings: Settings, host: str) -> str | None:
+    """Why `fengqiao gateway --host <host>` must not start (dev keys or the built-in personal-data
+    key beyond loopback), or None."""
+    dev = ["FENGQIAO_GATEWAY__API_KEYS"] if settings.gateway.dev_keys else []
+    return exposure_problem(host, settings.default_secrets() + dev)
