@@ -9,28 +9,81 @@ query set per refresh.
 
 Current state (`cases`, `open_cases`, `alerts`, `region_stats`) is always read
 with FINAL: a ReplacingMergeTree that has not merged yet would otherwise count a
-case twice. The wall's open-case tiles read `open_cases` (open cases only, kept
-small by the sink's cleanup) instead of a FINAL over every case ever received;
+case twice. The wall's phase tiles read `open_cases` (cases open or awaiting
+evaluation only, kept small by the sink's cleanup) instead of a FINAL over every
+case ever received;
 queries by receipt date filter in PREWHERE, before FINAL merges, which is exact
 because a case's `received_at` never changes between versions (it is set by its
 `petition.received`). Times are Asia/Shanghai; "today" and "this week" are
-computed by the server (`now()`), so every screen agrees.
+computed by the server (`now()`), so every screen agrees; a caller may pass `now`
+(the reconciliation test does, to compare with the domain at the same instant).
+
+No lifecycle rule lives here: the queries count the judgement the domain wrote into
+every snapshot (`phase`, `sign_status`, `resolve_status` and their instants), with the
+conditions of `fengqiao.domain.phase` / `fengqiao.domain.metrics` written once below
+(`OVERDUE`, `RATE_SQL`) and tested against the domain on the same snapshots.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from fengqiao.domain import metrics
+from fengqiao.domain.metrics import Rate
+from fengqiao.vocab import TZ as _ZONE
+from fengqiao.vocab import TZ_NAME, TZ_SQL
 from sinks.store import get_client, store_lock
 
-TZ = "Asia/Shanghai"
+TZ = TZ_NAME  # bound as {tz:String}; a parameter's type cannot be bound, so TZ_SQL is interpolated there
 Rows = list[dict[str, Any]]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-OPEN = "closed_at IS NULL AND merged_into = ''"
+NOW = f"ifNull({{now:Nullable(DateTime64(3, {TZ_SQL}))}}, now64(3, {TZ_SQL}))"
+COUNTED = "phase != 'merged'"  # merged duplicates are never counted as cases
+IS_OPEN = "phase = 'open'"
+SIGN_LATE_NOW = f"(sign_status = 'pending' AND sign_due_at < {NOW})"
+RESOLVE_LATE_NOW = f"(resolve_status = 'pending' AND resolve_due_at < {NOW})"
+OVERDUE = f"({IS_OPEN} AND ({SIGN_LATE_NOW} OR {RESOLVE_LATE_NOW}))"  # phase.is_overdue
+DUE24 = (f"({IS_OPEN} AND NOT {OVERDUE} AND ((sign_status = 'pending' AND sign_due_at < {NOW} + INTERVAL 24 HOUR)"
+         f" OR (resolve_status = 'pending' AND resolve_due_at < {NOW} + INTERVAL 24 HOUR)))")  # metrics.due_within
+
+
+def _decided(t: str) -> str:  # phase.target_decided
+    return (f"({t}_status = 'met' OR ({t}_status = 'dropped' AND {t}_ended_at > {t}_due_at)"
+            f" OR ({t}_status = 'pending' AND {t}_due_at < {NOW}))")
+
+
+def _on_time(t: str) -> str:  # phase.target_on_time
+    return f"({t}_status = 'met' AND {t}_ended_at IS NOT NULL AND ({t}_due_at IS NULL OR {t}_ended_at <= {t}_due_at))"
+
+
+# (denominator, numerator) of each of the domain's rates (fengqiao.domain.metrics.RATES)
+RATE_SQL: dict[str, tuple[str, str]] = {
+    "response": (_decided("sign"), _on_time("sign")),
+    "on_time": (_decided("resolve"), _on_time("resolve")),
+    "resolution": ("1", "resolve_status = 'met'"),
+    "satisfaction": ("last_rating != ''", "last_rating IN ('satisfied', 'basically_satisfied')"),
+    "online": ("1", "resolved_online"),
+    "return": ("assign_count > 0", "return_count > 0"),
+    "reopen": ("resolve_met_count > 0", "reopen_count > 0"),
+    "repeat": ("1", "repeat_complaint"),
+}
+assert list(RATE_SQL) == [r.name for r in metrics.RATES], "every domain rate has its SQL, in order"
+RATE_COLUMNS = ",\n                   ".join(
+    f"countIf({den}) AS {name}_den, countIf(({den}) AND ({num})) AS {name}_num" for name, (den, num) in RATE_SQL.items())
+
+
+def rates_of(row: dict[str, Any]) -> dict[str, Rate]:
+    """The domain's `Rate`s from a row holding `<rate>_num` / `<rate>_den` counts."""
+    return {name: Rate(int(row.get(f"{name}_num") or 0), int(row.get(f"{name}_den") or 0)) for name in RATE_SQL}
+
+
+def _now(now: datetime | None) -> dict[str, Any]:
+    """The `now` parameter: the server's clock unless the caller passes an instant."""
+    return {"now": now.astimezone(_ZONE) if now is not None else None}
 
 
 def _db(db: str) -> str:
@@ -60,61 +113,62 @@ def freshness(client: Any, db: str) -> Rows:
     )
 
 
-def intake_today(client: Any, db: str) -> Rows:
-    """Today's new petitions by channel (distinct event ids: duplicates not counted)."""
+def intake_today(client: Any, db: str, now: datetime | None = None) -> Rows:
+    """Today's new petitions by channel (counted cases: a merged duplicate is not a new one;
+    `metrics.intake_by_channel`)."""
     return _rows(
         client,
-        f"""SELECT channel, uniqExact(event_id) AS n
-            FROM {_db(db)}.events
-            WHERE event_type = 'petition.received'
-              AND toDate(occurred_at) = toDate(now(), {{tz:String}})
-            GROUP BY channel ORDER BY n DESC""",
-        {"tz": TZ},
+        f"""SELECT channel, count() AS n
+            FROM {_db(db)}.cases FINAL
+            PREWHERE toDate(received_at, {{tz:String}}) = toDate({NOW}, {{tz:String}})
+            WHERE {COUNTED}
+            GROUP BY channel ORDER BY n DESC, channel""",
+        {"tz": TZ, **_now(now)},
     )
 
 
-def case_board(client: Any, db: str) -> Rows:
-    """Open, due within 24 h and overdue cases per prefecture (current state)."""
+def case_board(client: Any, db: str, now: datetime | None = None) -> Rows:
+    """Per prefecture: 在办 (open), 待评价 (awaiting evaluation), 24 小时内到期 (open, not
+    overdue, next pending deadline within 24 h) and 已超期 (open, a target pending past due)."""
     return _rows(
         client,
         f"""SELECT prefecture_code,
-                   count() AS open,
-                   countIf(resolve_due_at >= now() AND resolve_due_at < now() + INTERVAL 24 HOUR) AS due24,
-                   countIf(resolve_due_at < now()) AS overdue
+                   countIf({IS_OPEN}) AS open,
+                   countIf(phase = 'awaiting_evaluation') AS awaiting,
+                   countIf({DUE24}) AS due24,
+                   countIf({OVERDUE}) AS overdue
             FROM {_db(db)}.open_cases FINAL
             GROUP BY prefecture_code""",
+        _now(now),
     )
 
 
-def county_board(client: Any, db: str, prefecture_code: str) -> Rows:
+def county_board(client: Any, db: str, prefecture_code: str, now: datetime | None = None) -> Rows:
     """The same board for one city's county-level units (drill-down)."""
     return _rows(
         client,
-        f"""SELECT region_code, count() AS open, countIf(resolve_due_at < now()) AS overdue
+        f"""SELECT region_code, countIf({IS_OPEN}) AS open, countIf(phase = 'awaiting_evaluation') AS awaiting,
+                   countIf({OVERDUE}) AS overdue
             FROM {_db(db)}.open_cases FINAL
             WHERE prefecture_code = {{p:String}}
             GROUP BY region_code""",
-        {"p": prefecture_code},
+        {"p": prefecture_code, **_now(now)},
     )
 
 
-def rates(client: Any, db: str) -> Rows:
-    """响应率 / 解决率 / 满意率 counts for cases received today and earlier this week
-    (Mon–yesterday); the week is the sum of both rows."""
+def rates(client: Any, db: str, now: datetime | None = None) -> Rows:
+    """Every rate's counts for cases received today and earlier this week (Mon–yesterday);
+    the week is the sum of both rows."""
     return _rows(
         client,
-        f"""SELECT if(toDate(received_at) = toDate(now(), {{tz:String}}), 'today', 'earlier') AS period,
+        f"""SELECT if(toDate(received_at, {{tz:String}}) = toDate({NOW}, {{tz:String}}), 'today', 'earlier') AS period,
                    count() AS received,
-                   countIf(signed_on_time) AS signed_on_time,
-                   countIf(signed_at IS NOT NULL OR sign_due_at < now()) AS sign_base,
-                   countIf(closed_at IS NOT NULL) AS resolved,
-                   countIf(last_rating IN ('satisfied', 'basically_satisfied')) AS satisfied,
-                   countIf(last_rating != '') AS evaluated
+                   {RATE_COLUMNS}
             FROM {_db(db)}.cases FINAL
-            PREWHERE received_at >= toMonday(now(), {{tz:String}})
-            WHERE merged_into = ''
+            PREWHERE toDate(received_at, {{tz:String}}) BETWEEN toMonday({NOW}, {{tz:String}}) AND toDate({NOW}, {{tz:String}})
+            WHERE {COUNTED}
             GROUP BY period""",
-        {"tz": TZ},
+        {"tz": TZ, **_now(now)},
     )
 
 
@@ -132,25 +186,27 @@ def firing_alerts(client: Any, db: str, limit: int = 30) -> Rows:
     )
 
 
-def countdown(client: Any, db: str, limit: int = 12) -> Rows:
-    """Open cases closest to missing a deadline (sign or resolve), not yet overdue."""
+def countdown(client: Any, db: str, limit: int = 12, now: datetime | None = None) -> Rows:
+    """Open cases, not overdue, by their next pending deadline (sign first on a tie) within
+    7 days (`fengqiao.domain.phase.next_deadline`)."""
+    sign_first = ("sign_status = 'pending' AND (resolve_status != 'pending' OR resolve_due_at IS NULL"
+                  " OR sign_due_at <= resolve_due_at)")
     return _rows(
         client,
         f"""SELECT case_id, region_code, topic, urgency, department, target, due_at,
-                   dateDiff('second', now(), due_at) AS seconds_left
+                   dateDiff('second', {NOW}, due_at) AS seconds_left
             FROM (
                 SELECT case_id, region_code, topic, urgency, department,
-                       if(signed_at IS NULL AND sign_due_at IS NOT NULL AND sign_due_at < resolve_due_at,
-                          'sign', 'resolve') AS target,
+                       if({sign_first}, 'sign', 'resolve') AS target,
                        assumeNotNull(if(target = 'sign', sign_due_at, resolve_due_at)) AS due_at
                 FROM {_db(db)}.open_cases FINAL
-                WHERE resolve_due_at >= now()
-                  AND resolve_due_at < now() + INTERVAL 7 DAY
+                WHERE {IS_OPEN} AND NOT {OVERDUE}
+                  AND (sign_status = 'pending' OR resolve_status = 'pending')
             )
-            WHERE due_at >= now()
-            ORDER BY due_at ASC
+            WHERE due_at < {NOW} + INTERVAL 7 DAY
+            ORDER BY due_at ASC, case_id ASC
             LIMIT {{limit:UInt32}}""",
-        {"limit": limit},
+        {"limit": limit, **_now(now)},
     )
 
 
@@ -168,18 +224,23 @@ def early_warnings(client: Any, db: str, limit: int = 10) -> Rows:
     )
 
 
-def intake_trend(client: Any, db: str) -> Rows:
-    """New petitions per hour over the last 24 hours."""
+def intake_trend(client: Any, db: str, now: datetime | None = None) -> Rows:
+    """New petitions (counted cases) per hour over the last 24 hours, every hour present (0
+    where none came), so the chart's bars show the current hour from the first minute of a
+    new store (`metrics.intake_by_hour`)."""
     return _rows(
         client,
-        f"""SELECT formatDateTime(toStartOfHour(occurred_at), '%m-%d %H:00', {{tz:String}}) AS hour,
-                   uniqExact(event_id) AS n
-            FROM {_db(db)}.events
-            WHERE event_type = 'petition.received'
-              AND occurred_at >= toStartOfHour(now()) - INTERVAL 23 HOUR
-              AND toDate(occurred_at) >= yesterday() - 1
-            GROUP BY hour ORDER BY hour""",
-        {"tz": TZ},
+        f"""SELECT formatDateTime(h, '%m-%d %H:00', {{tz:String}}) AS hour, n FROM (
+                SELECT toStartOfHour(received_at, {{tz:String}}) AS h, count() AS n
+                FROM {_db(db)}.cases FINAL
+                PREWHERE received_at >= toStartOfHour({NOW}, {{tz:String}}) - INTERVAL 23 HOUR
+                     AND received_at <= {NOW}
+                WHERE {COUNTED}
+                GROUP BY h
+                ORDER BY h WITH FILL
+                    FROM toStartOfHour({NOW}, {{tz:String}}) - INTERVAL 23 HOUR
+                    TO toStartOfHour({NOW}, {{tz:String}}) + INTERVAL 1 HOUR STEP INTERVAL 1 HOUR)""",
+        {"tz": TZ, **_now(now)},
     )
 
 
@@ -195,9 +256,10 @@ WALL_QUERIES: dict[str, Callable[..., Rows]] = {
 }
 
 
-def wall_snapshot(client: Any, db: str) -> dict[str, Rows]:
+def wall_snapshot(client: Any, db: str, now: datetime | None = None) -> dict[str, Rows]:
     """The wall's full query set for one refresh (what the benchmark times)."""
-    return {name: fn(client, db) for name, fn in WALL_QUERIES.items()}
+    timed = {"intake_today", "case_board", "rates", "countdown", "intake_trend"}
+    return {name: fn(client, db, now=now) if name in timed else fn(client, db) for name, fn in WALL_QUERIES.items()}
 
 
 # ---------------------------------------------------------------- the officer console
@@ -277,57 +339,50 @@ def contact(client: Any, db: str, case_id: str) -> Rows:
 _GROUPS = {"prefecture": "prefecture_code", "county": "region_code", "department": "department"}
 
 
-def rankings(client: Any, db: str, by: str, start: date, end: date) -> Rows:
-    """On-time, satisfaction, return and re-open rates per prefecture/county/department
-    for cases received between `start` and `end` (inclusive)."""
+def rankings(client: Any, db: str, by: str, start: date, end: date, now: datetime | None = None) -> Rows:
+    """Every rate's counts per prefecture/county/department for the cases received between
+    `start` and `end` (inclusive), plus the open overdue ones; rank with `metrics.rank`."""
     col = _GROUPS[by]
     return _rows(
         client,
         f"""SELECT {col} AS key, count() AS cases,
-                   countIf(resolved_on_time) / greatest(countIf(resolved_on_time IS NOT NULL), 1) AS on_time_rate,
-                   countIf(last_rating IN ('satisfied', 'basically_satisfied'))
-                       / greatest(countIf(last_rating != ''), 1) AS satisfaction_rate,
-                   countIf(return_count > 0) / count() AS return_rate,
-                   countIf(reopen_count > 0) / count() AS reopen_rate,
-                   countIf(closed_at IS NULL AND resolve_due_at < now()) AS overdue_open
+                   {RATE_COLUMNS},
+                   countIf({OVERDUE}) AS overdue_open
             FROM {_db(db)}.cases FINAL
-            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
-            WHERE merged_into = '' AND {col} != ''
-            GROUP BY key ORDER BY on_time_rate DESC, satisfaction_rate DESC, cases DESC""",
-        {"d0": start, "d1": end},
+            PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE {COUNTED} AND {col} != ''
+            GROUP BY key ORDER BY key""",
+        {"d0": start, "d1": end, "tz": TZ, **_now(now)},
     )
 
 
-def period_totals(client: Any, db: str, start: date, end: date) -> Rows:
-    """One row of totals and rates for a period (the reports' headline)."""
+def period_totals(client: Any, db: str, start: date, end: date, now: datetime | None = None) -> Rows:
+    """One row for a period (the reports' headline): received, each phase, overdue, and every
+    rate's counts."""
     return _rows(
         client,
-        f"""SELECT count() AS received, countIf(closed_at IS NOT NULL) AS resolved,
-                   countIf(signed_on_time) / greatest(countIf(signed_on_time IS NOT NULL), 1) AS response_rate,
-                   countIf(closed_at IS NOT NULL) / greatest(count(), 1) AS resolution_rate,
-                   countIf(last_rating IN ('satisfied', 'basically_satisfied'))
-                       / greatest(countIf(last_rating != ''), 1) AS satisfaction_rate,
-                   countIf(resolved_on_time) / greatest(countIf(resolved_on_time IS NOT NULL), 1) AS on_time_rate,
-                   countIf(resolved_online) / greatest(count(), 1) AS online_rate,
-                   countIf(return_count > 0) / greatest(count(), 1) AS return_rate,
-                   countIf(reopen_count > 0) / greatest(count(), 1) AS reopen_rate,
-                   countIf(repeat_complaint) / greatest(count(), 1) AS repeat_rate
+        f"""SELECT count() AS received, countIf({IS_OPEN}) AS open,
+                   countIf(phase = 'awaiting_evaluation') AS awaiting, countIf(phase = 'closed') AS closed,
+                   countIf({OVERDUE}) AS overdue,
+                   {RATE_COLUMNS}
             FROM {_db(db)}.cases FINAL
-            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
-            WHERE merged_into = ''""",
-        {"d0": start, "d1": end},
+            PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE {COUNTED}""",
+        {"d0": start, "d1": end, "tz": TZ, **_now(now)},
     )
 
 
 def daily_intake(client: Any, db: str, start: date, end: date) -> Rows:
+    """Cases received per day, and how many of them have their resolve target met."""
     return _rows(
         client,
-        f"""SELECT toDate(received_at) AS day, count() AS n, countIf(closed_at IS NOT NULL) AS resolved
+        f"""SELECT toDate(received_at, {{tz:String}}) AS day, count() AS n,
+                   countIf(resolve_status = 'met') AS resolved
             FROM {_db(db)}.cases FINAL
-            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
-            WHERE merged_into = ''
+            PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE {COUNTED}
             GROUP BY day ORDER BY day""",
-        {"d0": start, "d1": end},
+        {"d0": start, "d1": end, "tz": TZ},
     )
 
 
@@ -338,10 +393,10 @@ def mix(client: Any, db: str, start: date, end: date, column: str) -> Rows:
     return _rows(
         client,
         f"""SELECT {column} AS key, count() AS n FROM {_db(db)}.cases FINAL
-            PREWHERE toDate(received_at) BETWEEN {{d0:Date}} AND {{d1:Date}}
-            WHERE merged_into = ''
+            PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
+            WHERE {COUNTED}
             GROUP BY key ORDER BY n DESC LIMIT 12""",
-        {"d0": start, "d1": end},
+        {"d0": start, "d1": end, "tz": TZ},
     )
 
 

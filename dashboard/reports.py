@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dashboard import queries, ui
+from fengqiao.domain import metrics
 from fengqiao.vocab import TZ as SH
 
 
@@ -27,24 +28,35 @@ def _bars(rows: list[tuple[str, float]], title: str, fmt: str = "{:.0f}", width:
     return f'<h3>{ui.esc(title)}</h3><svg width="{width}" height="{h}">{bars}</svg>'
 
 
-def _table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{ui.esc(label)}</th>" for _, label in cols)
-    body = "".join("<tr>" + "".join(f"<td>{ui.esc(r[k])}</td>" for k, _ in cols) + "</tr>" for r in rows)
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>无数据</p>"
+    head = "".join(f"<th>{ui.esc(label)}</th>" for label in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{ui.esc(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _rank_rows(rows: list[dict], by: str) -> list[dict]:
-    out = []
-    for i, r in enumerate(rows, 1):
-        name = ui.region_name(r["key"]) if by != "department" else r["key"]
-        out.append({"rank": i, "name": name, "cases": r["cases"], "on_time": f"{100 * r['on_time_rate']:.1f}%",
-                    "sat": f"{100 * r['satisfaction_rate']:.1f}%", "ret": f"{100 * r['return_rate']:.1f}%",
-                    "reopen": f"{100 * r['reopen_rate']:.1f}%", "overdue": r["overdue_open"]})
-    return out
+RANKED_BY = "on_time"  # 按期办结率: the rate units are ranked by (Wilson lower bound)
+SHOWN = ("on_time", "satisfaction", "return", "reopen")
 
 
-RANK_COLS = [("rank", "名次"), ("name", "名称"), ("cases", "受理"), ("on_time", "按期办结率"),
-             ("sat", "满意率"), ("ret", "退回率"), ("reopen", "重办率"), ("overdue", "在办超期")]
+def ranking_rows(rows: list[dict], by: str, min_sample: int) -> list[dict]:
+    """Rows of a ranking table (zh-CN columns), fair as DESIGN.md says: ranked by the Wilson
+    lower bound of 按期办结率, every rate with its counts, units with fewer decided cases
+    than `min_sample` listed after the ranked ones as 样本不足."""
+    by_key = {r["key"]: r for r in rows}
+    rates = {k: queries.rates_of(r) for k, r in by_key.items()}
+    ranking = metrics.rank({k: v[RANKED_BY] for k, v in rates.items()}, min_sample)
+
+    def row(place: str, u: metrics.Ranked) -> dict:
+        r = rates[u.key]
+        out = {"名次": place, "名称": ui.region_name(u.key) if by != "department" else u.key,
+               "受理": int(by_key[u.key]["cases"]),
+               "排名依据(95%下限)": "—" if u.lower is None else f"{100 * u.lower:.1f}%"}
+        out |= {metrics.RATE_ZH[name]: r[name].label() for name in SHOWN}
+        return out | {"在办超期": int(by_key[u.key]["overdue_open"])}
+
+    return [row(str(i), u) for i, u in enumerate(ranking.ranked, 1)] + [row("样本不足", u) for u in ranking.too_few]
 
 
 def build(settings: Any, kind: str, day: date) -> tuple[str, str]:
@@ -58,18 +70,17 @@ def build(settings: Any, kind: str, day: date) -> tuple[str, str]:
         title = f"河北省网上枫桥 周分析 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
     totals = (queries.run(settings, "period_totals", start, end) or [{}])[0]
     pref = queries.run(settings, "rankings", "prefecture", start, end)
-    dept = queries.run(settings, "rankings", "department", start, end)[:15]
+    dept = queries.run(settings, "rankings", "department", start, end)
+    min_sample = settings.wall.ranking_min_sample
     cats = queries.run(settings, "mix", start, end, "category")
     topics = queries.run(settings, "mix", start, end, "topic")
     daily = queries.run(settings, "daily_intake", start, end) if kind == "weekly" else []
 
-    def p(key: str) -> str:
-        return f"{100 * float(totals.get(key) or 0):.1f}%"
-
-    kpis = [("受理", f"{int(totals.get('received') or 0):,}"), ("办结", f"{int(totals.get('resolved') or 0):,}"),
-            ("响应率", p("response_rate")), ("解决率", p("resolution_rate")), ("满意率", p("satisfaction_rate")),
-            ("按期办结率", p("on_time_rate")), ("网上办结率", p("online_rate")), ("退回率", p("return_rate")),
-            ("重办率", p("reopen_rate")), ("重复投诉率", p("repeat_rate"))]
+    rates = queries.rates_of(totals)
+    kpis = [("受理", f"{int(totals.get('received') or 0):,}"), ("在办", f"{int(totals.get('open') or 0):,}"),
+            ("待评价", f"{int(totals.get('awaiting') or 0):,}"), ("已办结", f"{int(totals.get('closed') or 0):,}"),
+            ("已超期", f"{int(totals.get('overdue') or 0):,}")]
+    kpis += [(metrics.RATE_ZH[name], r.label()) for name, r in rates.items()]
     parts = [
         f"<h1>{ui.esc(title)}</h1>",
         f"<p class='meta'>生成时间 {datetime.now(SH):%Y-%m-%d %H:%M} · 数据来源 ClickHouse 读模型 · 不含个人信息</p>",
@@ -79,11 +90,13 @@ def build(settings: Any, kind: str, day: date) -> tuple[str, str]:
     if daily:
         parts.append(_bars([(f"{r['day']:%m-%d}", r["n"]) for r in daily], "每日受理量"))
     parts += [
-        _bars([(ui.region_name(r["key"]), 100 * r["on_time_rate"]) for r in pref], "各市按期办结率 (%)", "{:.1f}"),
+        _bars([(ui.region_name(r["key"]), 100 * (queries.rates_of(r)["on_time"].value or 0)) for r in pref],
+              "各市按期办结率 (%)", "{:.1f}"),
         _bars([(ui.CATEGORY_ZH.get(r["key"], r["key"]), r["n"]) for r in cats], "诉求类别"),
         _bars([(r["key"], r["n"]) for r in topics], "热点事项"),
-        "<h2>各市排名</h2>", _table(_rank_rows(pref, "prefecture"), RANK_COLS),
-        "<h2>部门排名（前15）</h2>", _table(_rank_rows(dept, "department"), RANK_COLS),
+        "<h2>各市排名</h2>", _table(ranking_rows(pref, "prefecture", min_sample)),
+        "<h2>部门排名（前15）</h2>", _table(ranking_rows(dept, "department", min_sample)[:15]),
+        f"<p class='meta'>按“按期办结率”95% 置信区间下限排名；已决案件少于 {min_sample} 件的单位列为“样本不足”，不参与排名。</p>",
     ]
     doc = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"

@@ -18,13 +18,19 @@ import json
 import random
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from fengqiao import privacy
+from fengqiao.domain.calendar import load_calendar
+from fengqiao.domain.lifecycle import replay, snapshot
+from fengqiao.domain.policy import load_policy
+from fengqiao.records import CaseSnapshot
 from fengqiao import regions as rg
-from fengqiao.vocab import STAGE_ZH
+from fengqiao.vocab import SCHEMA_VERSION, STAGE_ZH
 from fengqiao.vocab import TZ as SH
-from sinks.schema import OPEN_CASE_COLUMNS, migrate
+from sinks.rows import COLUMNS, case_row, open_case_row
+from sinks.schema import migrate
 
 CHANNELS = ["hotline", "web", "app", "wechat", "qrcode", "window", "open311"]
 CATEGORIES = ["consult", "help", "dispute", "report", "complaint", "suggestion"]
@@ -33,6 +39,7 @@ DEPTS = ["县社会矛盾纠纷调处中心", "街道综治中心", "乡镇司�
 MASKED_PHONE = "139****5678"
 CLEAR_PHONE = "13912345678"  # only ever inside a payload's free text (must be masked on display) and sealed
 FIRING_ALERT_ID = "alert-demo-firing-1"
+SEED_NS = uuid.UUID("5eed0000-0000-5000-8000-000000000001")
 
 
 def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | None = None,
@@ -42,7 +49,7 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
     now = now or datetime.now(SH)
     migrate(client, db)
     counties = rg.counties()  # zones too: they have no shape and count at their city
-    ev_rows, case_rows, contact_rows = [], [], []
+    ev_rows, case_snaps, contact_rows = [], [], []
     ids = []
     for i in range(cases):
         cid = f"C{seed:02d}{i:06d}"
@@ -55,11 +62,9 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
         channel, cat, topic = rnd.choice(CHANNELS), rnd.choice(CATEGORIES), rnd.choice(TOPICS)
         urgency = rnd.choice(["urgent", "pressing", "normal", "normal"])
         dept = rnd.choice(DEPTS)
-        resolve_due = received + timedelta(hours=rnd.choice([4, 20, 30, 72, 120]))
-        sign_due = received + timedelta(hours=rnd.choice([1, 8, 24]))
         closed = rnd.random() < 0.35
         signed = closed or rnd.random() < 0.5
-        rating = rnd.choice(["satisfied", "basically_satisfied", "dissatisfied"]) if closed else ""
+        rating = rnd.choice(["satisfied", "basically_satisfied", "dissatisfied", ""]) if closed else ""
         payload = {"category": cat, "topic": topic, "urgency": urgency, "title": f"{topic}求助",
                    "content": f"{topic}相关诉求" + (f"，联系电话{CLEAR_PHONE}" if i == 0 else ""),
                    "citizen": {"name": "张**", "phone": MASKED_PHONE}}
@@ -70,52 +75,64 @@ def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | 
                         received + timedelta(seconds=30), region.code, region.parent_code, "internal",
                         "platform", "", "", "", dept, json.dumps({"department": dept, "level": "county"},
                                                                  ensure_ascii=False), 0, cases + i])
-        signed_at = received + timedelta(minutes=20) if signed else None
-        closed_at = received + timedelta(hours=3) if closed and received + timedelta(hours=3) < now else None
-        case_rows.append([cid, 3, "closed" if closed_at else ("signed" if signed else "assigned"), cat, topic,
-                          urgency, channel, region.code, region.parent_code, dept, "county", False, received,
-                          received + timedelta(seconds=30), signed_at, closed_at, closed_at, sign_due,
-                          resolve_due, False, rnd.random() < 0.1, 0, 0, rating if closed_at else "",
-                          rating if closed_at else "", (signed_at <= sign_due) if signed_at else None,
-                          (closed_at <= resolve_due) if closed_at else None, False, "", False, now])
+        steps: list[tuple[timedelta, str, dict[str, Any]]] = [
+            (timedelta(seconds=30), "case.assigned", {"department": dept, "level": "county"})]
+        if signed:
+            steps.append((timedelta(minutes=20), "case.signed", {"department": dept}))
+        if closed:
+            steps.append((timedelta(hours=3), "case.replied", {"department": dept, "result": "已办理", "resolved": True}))
+            if rating:
+                steps.append((timedelta(hours=4), "case.evaluated", {"rating": rating}))
+            if rnd.random() < 0.5 and rating != "dissatisfied":
+                steps.append((timedelta(hours=5), "case.archived", {}))
+        case_snaps.append(_snapshot(cid, region.code, channel, {k: v for k, v in payload.items() if k != "citizen"},
+                                    received, [st for st in steps if received + st[0] < now]))
         sealed = privacy.seal({"name": "张三丰", "phone": CLEAR_PHONE}, pii_key) if i == 0 else ""
         contact_rows.append([cid, "张**", MASKED_PHONE, "", sealed, now])
-    for row in case_rows:  # return_count / reopen_count as ints
-        row[20] = int(row[20])
+    case_rows = [case_row(c) for c in case_snaps]
     client.insert(f"{db}.events", ev_rows, column_names=[
         "event_id", "event_type", "case_id", "occurred_at", "ingested_at", "region_code", "prefecture_code",
         "channel", "actor_role", "category", "topic", "urgency", "department", "payload",
         "kafka_partition", "kafka_offset"])
-    client.insert(f"{db}.cases", case_rows, column_names=[
-        "case_id", "version", "status", "category", "topic", "urgency", "channel", "region_code",
-        "prefecture_code", "department", "level", "formal_petition", "received_at", "assigned_at",
-        "signed_at", "replied_at", "closed_at", "sign_due_at", "resolve_due_at", "calendar_estimated",
-        "return_count", "reopen_count", "escalation_level", "first_rating", "last_rating", "signed_on_time",
-        "resolved_on_time", "resolved_online", "merged_into", "repeat_complaint", "updated_at"])
-    # what the sink writes beside every snapshot: the wall reads open cases from here
-    open_cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
-    client.command(f"INSERT INTO {db}.open_cases ({open_cols}, is_deleted) SELECT {open_cols}, "
-                   f"NOT (closed_at IS NULL AND merged_into = '') FROM {db}.cases "
-                   f"WHERE has({{ids:Array(String)}}, case_id)", parameters={"ids": ids})
+    # what the sink writes for every snapshot: `cases`, and `open_cases` for the wall's board
+    client.insert(f"{db}.cases", case_rows, column_names=list(COLUMNS["cases"]))
+    client.insert(f"{db}.open_cases", [open_case_row(c) for c in case_snaps], column_names=list(COLUMNS["open_cases"]))
     client.insert(f"{db}.contacts", contact_rows,
                   column_names=["case_id", "name_masked", "phone_masked", "phone_hash", "sealed", "updated_at"])
     alerts = []
     for k in range(8):
         cid = ids[k]
-        region = case_rows[k][7]
+        region = case_snaps[k].region_code
         stage = ["escalation", "overdue", "warning", "reminder"][k % 4]  # the first: critical and newest
         sev = {"reminder": "info", "warning": "warning", "overdue": "critical", "escalation": "critical"}[stage]
         aid = FIRING_ALERT_ID if k == 0 else f"alert-demo-{k}"
         alerts.append(_alert(aid, f"sla:{cid}:resolve:{stage}:0", "sla", stage, sev, "firing", cid, [],
                              region, now - timedelta(minutes=k * 7),
-                             f"{rg.name_of(region)} {case_rows[k][4]}案件 {STAGE_ZH[stage]}"))
+                             f"{rg.name_of(region)} {case_snaps[k].topic}案件 {STAGE_ZH[stage]}"))
     for k, kind in enumerate(["hotspot", "class_case", "hotspot"]):
-        region = case_rows[10 + k][7]
+        region = case_snaps[10 + k].region_code
         alerts.append(_alert(f"alert-demo-ew-{k}", f"{kind}:{region}:{k}", kind, "", "warning", "firing", "",
                              ids[10:14], region, now - timedelta(minutes=5 + k),
                              f"{rg.name_of(region)} {TOPICS[k]} " + ("诉求量激增" if kind == "hotspot" else "类案聚集")))
     insert_alerts(client, db, alerts)
     return {"cases": cases, "case_ids": ids, "firing_alert": FIRING_ALERT_ID}
+
+
+def _snapshot(cid: str, region: str, channel: str, payload: dict[str, Any], received: datetime,
+              steps: list[tuple[timedelta, str, dict[str, Any]]]) -> CaseSnapshot:
+    """A case's snapshot as the streams worker writes it: its history through the lifecycle."""
+    evs = [{"schema_version": SCHEMA_VERSION, "event_id": str(uuid.uuid5(SEED_NS, f"{cid}:{n}")), "event_type": etype,
+            "case_id": cid, "occurred_at": (received + delay).isoformat(), "region_code": region,
+            "channel": channel if etype == "petition.received" else "internal", "payload": body}
+           for n, (delay, etype, body) in enumerate([(timedelta(0), "petition.received", payload), *steps])]
+    state = replay(evs, load_policy(), _calendar())
+    assert state is not None
+    return snapshot(state)
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> Any:
+    return load_calendar()
 
 
 def _alert(aid: str, dedup: str, kind: str, stage: str, sev: str, state: str, cid: str, cids: list[str],

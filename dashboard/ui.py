@@ -34,7 +34,7 @@ div[data-testid="stVerticalBlock"] { gap: 0.45rem; }
 .fq-live.bad { color:var(--fq-crit); }
 .fq-banner { background:#5a1010; border:2px solid var(--fq-crit); color:#ffd6d6; font-size:22px;
              padding:8px 14px; border-radius:6px; font-weight:700; }
-.fq-kpis { display:grid; grid-template-columns: repeat(7, 1fr); gap:10px; }
+.fq-kpis { display:grid; grid-template-columns: repeat(9, 1fr); gap:10px; }
 .fq-kpi { background:linear-gradient(180deg,#0f2244,#0a1630); border:1px solid var(--fq-line);
           border-radius:8px; padding:8px 12px; box-shadow: inset 0 0 18px rgba(47,155,255,.08); }
 .fq-kpi .l { color:var(--fq-dim); font-size:18px; letter-spacing:2px; }

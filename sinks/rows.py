@@ -16,7 +16,6 @@ sealed (encrypted) value. Free text an officer or the streams worker wrote
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple, Union
@@ -26,6 +25,8 @@ from pydantic import TypeAdapter, ValidationError
 from fengqiao import privacy
 from fengqiao.contract import ContractError, parse_event, reasons_of
 from fengqiao.domain.phase import Phase
+
+BOARD_PHASES = frozenset({Phase.open, Phase.awaiting_evaluation})  # the rows `open_cases` keeps
 from fengqiao.records import AlertRecord, CaseSnapshot, Command, RegionStats
 from fengqiao.regions import is_known, prefecture_of
 from sinks.schema import OPEN_CASE_COLUMNS
@@ -79,31 +80,9 @@ class TableRow(NamedTuple):
 Mapped = Union[list[TableRow], str]  # rows, or the reason the record is bad
 
 # ------------------------------------------------------------------ masking
-# Bounded by anything but ASCII letters, digits and '.', so CJK text around a number
-# still matches while hex hashes and decimal fractions (lat/lon) are left alone.
-_PHONE_RE = re.compile(r"(?<![0-9A-Za-z.])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
-_ID_RE = re.compile(r"(?<![0-9A-Za-z.])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-
-
-_LONG_DIGITS = re.compile(r"\d{11}")
-
-
-def scrub_text(text: str | None) -> str:
-    """Mask phone and ID numbers that slipped into free text (messages, notes)."""
-    if not text:
-        return ""
-    if _LONG_DIGITS.search(text) is None:  # one cheap pass for the common case
-        return text
-    text = _ID_RE.sub(lambda m: m.group(1) + "********" + m.group(2), text)
-    return _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
-
-
-def may_carry_pii(raw: bytes | None) -> bool:
-    """Whether rejected bytes might hold contact data (then the DLQ keeps them sealed)."""
-    if not raw:
-        return False
-    text = raw.decode("utf-8", "replace")
-    return '"citizen"' in text or '"name"' in text or scrub_text(text) != text
+# One scrubber for the whole project (fengqiao.privacy); re-exported for the sink and the pages.
+scrub_text = privacy.scrub_text
+may_carry_pii = privacy.may_carry_pii
 
 
 def protected_citizen(citizen: dict[str, Any], pii_key: str) -> dict[str, Any]:
@@ -116,7 +95,9 @@ _FREE_TEXT = ("title", "content", "result", "reason", "comment", "answer")  # wh
 
 
 def _already_protected(citizen: Any) -> bool:
-    return not any(v and "*" not in v for v in (citizen.name, citizen.phone, citizen.id_number))
+    """Every contact value present is a masked form (a stray `*` in a clear number does not count)."""
+    return not any(v and not privacy.is_masked(v, k) for k, v in
+                   (("name", citizen.name), ("phone", citizen.phone), ("id_number", citizen.id_number)))
 
 
 # ------------------------------------------------------------------ helpers
@@ -156,7 +137,7 @@ def map_event(raw: bytes | None, partition: int, offset: int, now: datetime, pii
     citizen = fields.get("citizen")
     location = fields.get("location")
     dirty = any(  # a phone or ID number typed into free text (a cheap test on the text fields only)
-        v and _LONG_DIGITS.search(v) is not None
+        privacy.holds_clear_pii(v)
         for v in (*(fields.get(k) for k in _FREE_TEXT), location.address if location is not None else None)
     )
     protected: dict[str, Any] = {}
@@ -239,14 +220,14 @@ def case_row(c: CaseSnapshot) -> tuple[Any, ...]:
 
 
 def open_case_row(c: CaseSnapshot) -> tuple[Any, ...]:
-    """The wall's view of an open case; a case in any other phase (awaiting evaluation,
-    closed, merged) is marked deleted (is_deleted = 1)."""
+    """The wall's view of a case not yet concluded (open, or awaiting evaluation: the wall
+    shows both phases, apart); a closed or merged case is marked deleted (is_deleted = 1)."""
     return (
         c.case_id, c.version, c.status, c.phase.value, c.sign_status.value, c.resolve_status.value,
         c.topic, c.urgency, c.region_code,
         c.prefecture_code or _prefecture(c.region_code), c.department, c.received_at, c.signed_at,
         c.sign_due_at, c.resolve_due_at, min(c.escalation_level, 255), c.updated_at,
-        0 if c.phase == Phase.open else 1,
+        0 if c.phase in BOARD_PHASES else 1,
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-TZ = "'Asia/Shanghai'"
+from fengqiao.vocab import TZ_SQL as TZ  # DDL types cannot take a bound parameter: the literal, interpolated once
+
 DT = f"DateTime64(3, {TZ})"
 NDT = f"Nullable(DateTime64(3, {TZ}))"
 
@@ -86,8 +87,10 @@ TABLES: dict[str, str] = {
         updated_at {DT}
     ) ENGINE = ReplacingMergeTree(version)
     ORDER BY case_id""",
-    # the open cases only (phase 'open'), for the wall (board, countdown, drill-down): the sink
-    # writes every snapshot here too, one in any other phase with is_deleted = 1; FINAL hides deleted rows and
+    # the cases not yet concluded, for the wall (board, countdown, drill-down): phase 'open' and
+    # 'awaiting_evaluation' (every query names the phase it counts; 待评价 is a tile of its own, and
+    # overdue and the countdown count phase 'open' only). The sink writes every snapshot here too,
+    # a closed or merged one with is_deleted = 1; FINAL hides deleted rows and
     # `cleanup_open_cases` drops them, so FINAL stays cheap however many cases were ever closed
     "open_cases": f"""
         case_id String,
@@ -252,7 +255,7 @@ def backfill_open_cases(client: Any, database: str) -> None:
     cols = ", ".join(OPEN_CASE_COLUMNS[:-1])
     client.command(
         f"INSERT INTO {database}.open_cases ({cols}, is_deleted) SELECT {cols}, 0 "
-        f"FROM {database}.cases FINAL WHERE phase = 'open'")
+        f"FROM {database}.cases FINAL WHERE phase IN ('open', 'awaiting_evaluation')")
 
 
 def cleanup_open_cases(client: Any, database: str) -> None:

@@ -27,12 +27,10 @@ tabs = st.tabs(["各市排名", "县区排名", "部门排名", "地图下钻", 
 for tab, by in zip(tabs[:3], ("prefecture", "county", "department")):
     with tab:
         rows = queries.fetch(S, "rankings", by, start, end, ttl="slow")
-        st.dataframe(
-            [{"名次": i, "名称": ui.region_name(r["key"]) if by != "department" else r["key"], "受理": r["cases"],
-              "按期办结率": round(100 * r["on_time_rate"], 1), "满意率": round(100 * r["satisfaction_rate"], 1),
-              "退回率": round(100 * r["return_rate"], 1), "重办率": round(100 * r["reopen_rate"], 1),
-              "在办超期": r["overdue_open"]} for i, r in enumerate(rows, 1)],
-            hide_index=True, key=f"rank-{by}", height=420)
+        st.dataframe(reports.ranking_rows(rows, by, S.wall.ranking_min_sample), hide_index=True,
+                     key=f"rank-{by}", height=420)
+        st.caption(f"按“按期办结率”95% 置信区间下限排名，各率附分子/分母；已决案件少于 {S.wall.ranking_min_sample} 件的"
+                   "单位列在表末“样本不足”，不参与排名。")
 
 with tabs[3]:
     from streamlit_echarts import Map, st_echarts

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import maps, queries, ui
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
+from fengqiao.domain import metrics
 from fengqiao.domain.early_warning import RULES_ZH
 from fengqiao.vocab import TZ as SH
 from sinks.health import sink_stale
@@ -53,24 +54,25 @@ def _header(status: str) -> None:
 def _kpis(data: dict[str, list[dict]], stale: bool) -> None:
     intake = sum(r["n"] for r in data["intake_today"])
     board = data["case_board"]
-    open_, due, over = (sum(r[k] for r in board) for k in ("open", "due24", "overdue"))
-    rates = {r["period"]: r for r in data["rates"]}
-    today = rates.get("today", {})
-    week = {k: today.get(k, 0) + rates.get("earlier", {}).get(k, 0)
-            for k in ("received", "signed_on_time", "sign_base", "resolved", "satisfied", "evaluated")}
+    open_, awaiting, due, over = (sum(r[k] for r in board) for k in ("open", "awaiting", "due24", "overdue"))
+    periods = {r["period"]: queries.rates_of(r) for r in data["rates"]}
+    none = queries.rates_of({})
+    today = periods.get("today", none)
+    week = {k: r + periods.get("earlier", none)[k] for k, r in today.items()}
     mix = " · ".join(f"{ui.CHANNEL_ZH.get(r['channel'], r['channel'])} {r['n']}" for r in data["intake_today"][:3])
 
-    def rate(a: str, b: str, label: str) -> str:
-        return ui.kpi(label, ui.pct(today.get(a, 0), today.get(b, 0)), f"本周 {ui.pct(week[a], week[b])}", "ok")
+    def rate(name: str) -> str:  # today's rate with its counts, and this week's
+        t, w = today[name], week[name]
+        value = "—" if t.value is None else f"{100 * t.value:.1f}%"
+        return ui.kpi(f"{metrics.RATE_ZH[name]}(今日)", value, f"{t.num}/{t.den} · 本周 {w.label()}", "ok")
 
     tiles = [
         ui.kpi("今日受理", f"{intake:,}", mix or "—"),
-        ui.kpi("在办案件", f"{open_:,}", "全省未办结"),
-        ui.kpi("24小时内到期", f"{due:,}", "需重点跟踪", "warn"),
-        ui.kpi("已超期", f"{over:,}", "督办中", "crit"),
-        rate("signed_on_time", "sign_base", "响应率(今日)"),
-        rate("resolved", "received", "解决率(今日)"),
-        rate("satisfied", "evaluated", "满意率(今日)"),
+        ui.kpi("在办", f"{open_:,}", "未答复或未解决"),
+        ui.kpi("待评价", f"{awaiting:,}", "已答复解决，待评价回访"),
+        ui.kpi("24小时内到期", f"{due:,}", "在办未超期", "warn"),
+        ui.kpi("已超期", f"{over:,}", "在办且时限已过", "crit"),
+        rate("response"), rate("on_time"), rate("resolution"), rate("satisfaction"),
     ]
     st.markdown(f'<div class="fq-kpis {"fq-stale" if stale else ""}">{"".join(tiles)}</div>',
                 unsafe_allow_html=True)
@@ -96,9 +98,10 @@ def _charts(data: dict[str, list[dict]]) -> None:
                           "axisLabel": {"color": "#9fb4d8", "fontSize": 13}},
                 "yAxis": {"type": "value", "axisLabel": {"color": "#9fb4d8"},
                           "splitLine": {"lineStyle": {"color": "#15305a"}}},
-                "series": [{"type": "line", "smooth": True, "data": [r["n"] for r in trend], "symbol": "none",
-                            "lineStyle": {"width": 3, "color": "#2f9bff"},
-                            "areaStyle": {"color": "rgba(47,155,255,0.25)"}}]},
+                # bars, not a line: every hour is present (0 where none came), and one bar shows
+                # from the first minute of a new store where one point would draw no line
+                "series": [{"type": "bar", "data": [r["n"] for r in trend], "barWidth": "70%",
+                            "itemStyle": {"color": "#2f9bff", "borderRadius": [3, 3, 0, 0]}}]},
                height="235px", key="wall-trend", theme="dark")
 
 

@@ -213,3 +213,36 @@ def rank(units: Mapping[str, Rate], min_sample: int = MIN_SAMPLE, z: float = Z95
     ranked.sort(key=lambda u: (-(u.lower or 0.0), -u.rate.den, u.key))
     few.sort(key=lambda u: (-u.rate.den, u.key))
     return Ranking(ranked, few)
+
+
+def countdown(cases: Iterable[Case], now: datetime, limit: int = 12, days: float = 7) -> list[tuple[str, str, datetime]]:
+    """(case_id, target, due) of open cases that are not overdue, by their next pending
+    deadline within `days` (the wall's 临期倒计时), soonest first."""
+    out = []
+    horizon = now + timedelta(days=days)
+    for c in cases_of(cases):
+        nxt = next_deadline(c, now)
+        if nxt is not None and nxt[1] < horizon:
+            out.append((c.case_id, nxt[0], nxt[1]))
+    out.sort(key=lambda t: (t[2], t[0]))
+    return out[:limit]
+
+
+def intake_by_channel(cases: Iterable[Case], day: date) -> dict[str, int]:
+    """Counted cases received on `day` (今日受理) per channel."""
+    out: dict[str, int] = defaultdict(int)
+    for c in received_in(cases, day, day):
+        out[c.channel] += 1
+    return dict(out)
+
+
+def intake_by_hour(cases: Iterable[Case], now: datetime) -> dict[datetime, int]:
+    """Counted cases received per hour over the 24 hours up to `now` (every hour present)."""
+    top = now.astimezone(TZ).replace(minute=0, second=0, microsecond=0)
+    hours = {top - timedelta(hours=h): 0 for h in range(23, -1, -1)}
+    for c in cases_of(cases):
+        if c.received_at is not None and c.received_at <= now:
+            h = c.received_at.astimezone(TZ).replace(minute=0, second=0, microsecond=0)
+            if h in hours:
+                hours[h] += 1
+    return hours

@@ -17,7 +17,7 @@ import pytest
 
 from dashboard import queries
 from fengqiao.records import CaseSnapshot
-from sinks.rows import COLUMNS, map_case
+from tests.integration.wall_figures import write
 from sinks.schema import cleanup_open_cases, migrate
 from sinks.store import get_client
 from fengqiao.settings import Settings
@@ -29,23 +29,13 @@ SH = ZoneInfo("Asia/Shanghai")
 
 def snap(case_id: str, version: int, closed: bool = False, merged: str = "", due_hours: int = 5) -> CaseSnapshot:
     now = datetime.now(SH)
-    return CaseSnapshot(case_id=case_id, version=version, status="closed" if closed else "signed",
+    phase = "merged" if merged else "closed" if closed else "open"
+    return CaseSnapshot(case_id=case_id, version=version, status="archived" if closed else "merged" if merged else "signed",
+                        phase=phase, sign_status="met", resolve_status="pending" if phase == "open" else "dropped",
                         topic="邻里纠纷", urgency="normal", region_code="130102", prefecture_code="130100",
                         received_at=now - timedelta(hours=1), sign_due_at=now + timedelta(hours=1),
                         resolve_due_at=now + timedelta(hours=due_hours),
                         closed_at=now if closed else None, merged_into=merged, updated_at=now)
-
-
-def write(client: Any, db: str, snaps: list[CaseSnapshot]) -> None:
-    """What the sink does with these snapshots: one column-oriented insert per table."""
-    tables: dict[str, list[tuple]] = {}
-    for s in snaps:
-        out = map_case(s.to_json())
-        assert not isinstance(out, str)
-        for table, _key, row in out:
-            tables.setdefault(table, []).append(row)
-    for table, rows in tables.items():
-        client.insert(f"{db}.{table}", list(zip(*rows)), column_names=list(COLUMNS[table]), column_oriented=True)
 
 
 @pytest.fixture
@@ -79,3 +69,30 @@ def test_migrate_fills_open_cases_of_an_existing_store_once(store: tuple[Any, st
     migrate(client, db)  # harmless again
     assert client.query(f"SELECT case_id, is_deleted FROM {db}.open_cases FINAL").result_rows == [("A", 0)]
     assert queries.case_board(client, db)[0]["open"] == 1
+
+
+def test_a_store_from_before_the_judgement_columns_gets_them_from_the_domain(store: tuple[Any, str]) -> None:
+    """An existing store: old rows (no phase) of a case answered and waiting for evaluation,
+    past its resolve due instant, were counted 已超期; after `migrate` it is 待评价."""
+    from sinks.schema import JUDGEMENT
+
+    client, db = store
+    for table, cols in JUDGEMENT.items():
+        for name, _ in cols:
+            client.command(f"ALTER TABLE {db}.{table} DROP COLUMN {name}")
+    now = datetime.now(SH)
+    old = [("W", "replied", True, now - timedelta(hours=1)), ("U", "assigned", None, now - timedelta(hours=1))]
+    cols = ["case_id", "version", "status", "region_code", "prefecture_code", "received_at", "assigned_at",
+            "resolve_due_at", "resolved_on_time", "replied_at", "updated_at"]
+    rows = [[cid, 3, status, "130102", "130100", now - timedelta(days=2), now - timedelta(days=2), due, met,
+             now - timedelta(days=1) if met else None, now] for cid, status, met, due in old]
+    client.insert(f"{db}.cases", rows, column_names=cols)
+    client.insert(f"{db}.open_cases", [[r[0], r[1], r[2], "130102", "130100", r[7], now, 0] for r in rows],
+                  column_names=["case_id", "version", "status", "region_code", "prefecture_code", "resolve_due_at",
+                                "updated_at", "is_deleted"])
+    migrate(client, db)
+    migrate(client, db)  # harmless again
+    got = client.query(f"SELECT case_id, phase, resolve_status FROM {db}.cases FINAL ORDER BY case_id").result_rows
+    assert got == [("U", "open", "pending"), ("W", "awaiting_evaluation", "met")]
+    [b] = queries.case_board(client, db)
+    assert (b["open"], b["awaiting"], b["overdue"]) == (1, 1, 1)

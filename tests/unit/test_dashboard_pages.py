@@ -60,13 +60,18 @@ def test_wall_shows_kpis_from_the_store_and_nothing_personal(seeded: tuple[Setti
     at = AppTest.from_file(str(PAGES / "wall.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     text = _text(at)
-    for label in ("今日受理", "在办案件", "24小时内到期", "已超期", "响应率", "解决率", "满意率", "实时预警",
-                  "临期倒计时", "热点与类案预警"):
+    for label in ("今日受理", "在办", "待评价", "24小时内到期", "已超期", "响应率", "按期办结率", "解决率", "满意率",
+                  "实时预警", "临期倒计时", "热点与类案预警"):
         assert label in text, label
     intake = sum(r["n"] for r in queries.run(settings, "intake_today"))
     assert intake > 0 and f'<div class="v">{intake:,}</div>' in text
-    open_ = sum(r["open"] for r in queries.run(settings, "case_board"))
-    assert f'<div class="v">{open_:,}</div>' in text
+    board = queries.run(settings, "case_board")
+    for tile, key in (("在办", "open"), ("待评价", "awaiting"), ("已超期", "overdue")):  # phases apart
+        assert f'<div class="l">{tile}</div><div class="v">{sum(r[key] for r in board):,}</div>' in text, tile
+    assert sum(r["awaiting"] for r in board) > 0
+    today = next(r for r in queries.run(settings, "rates") if r["period"] == "today")
+    sat = queries.rates_of(today)["satisfaction"]  # each rate with its counts
+    assert f'<div class="s">{sat.num}/{sat.den} · 本周 ' in text
     assert "逐级督办" in text  # the ticker lists the firing SLA alerts
     assert not PHONE.search(text) and MASKED_PHONE not in text  # no phone at all on the wall
     assert "数据库连接中断" not in text and "数据已停止更新" not in text
@@ -145,6 +150,8 @@ def test_leadership_rankings_and_reports(seeded: tuple[Settings, dict]) -> None:
     assert not at.exception, at.exception
     ranking = at.dataframe[0].value  # the prefecture ranking tab
     assert len(ranking) >= 1 and "按期办结率" in ranking.columns
+    # 120 cases over 11 cities: no city has 30 decided cases, none is ranked on two of two
+    assert set(ranking["名次"]) == {"样本不足"} and all("/" in v for v in ranking["按期办结率"])
     from dashboard import reports
     from datetime import datetime
     from zoneinfo import ZoneInfo

@@ -121,8 +121,9 @@ def test_bad_events_give_a_reason(raw: bytes | None, field: str) -> None:
 
 def test_scrub_text_leaves_hashes_and_coordinates_alone() -> None:
     assert scrub_text("电话13812345678请回电") == "电话138****5678请回电"
-    h = "ab13812345678cd"
+    h = "ab13812345678cd" + "0" * 50  # a keyed hash (64 hex) holding a phone-like run
     assert scrub_text(h) == h
+    assert scrub_text("tel13812345678") == "tel138****5678"  # a short word is not a hash (issue 11)
     assert scrub_text('{"lat":38.13812345678}') == '{"lat":38.13812345678}'
 
 
@@ -146,19 +147,21 @@ def test_case_row() -> None:
 
 
 def test_case_rows_carry_the_judgement_and_only_open_cases_stay_on_the_board() -> None:
-    """A resolved reply waiting for evaluation left `open_cases` only at archive (counted 已超期)."""
-    for status, phase, deleted in (("signed", "open", 0), ("replied", "awaiting_evaluation", 1),
+    """A resolved reply waiting for evaluation was counted 已超期: the board's rows now say
+    the phase (the wall counts 待评价 apart), and leave at archive or merge."""
+    for status, phase, deleted in (("signed", "open", 0), ("replied", "awaiting_evaluation", 0),
                                    ("archived", "closed", 1), ("merged", "merged", 1)):
-        out = map_case(snapshot(status=status, phase=phase, resolve_status="met" if deleted else "pending",
-                                resolve_ended_at=NOW if deleted else None).to_json())
+        met = phase != "open"
+        out = map_case(snapshot(status=status, phase=phase, resolve_status="met" if met else "pending",
+                                resolve_ended_at=NOW if met else None).to_json())
         assert not isinstance(out, str)
         case, open_ = as_dict("cases", out[0].row), as_dict("open_cases", out[1].row)
         assert (case["phase"], open_["phase"], open_["is_deleted"]) == (phase, phase, deleted)
-        assert case["resolve_status"] == open_["resolve_status"] == ("met" if deleted else "pending")
+        assert case["resolve_status"] == open_["resolve_status"] == ("met" if met else "pending")
     # a snapshot from before the judgement fields: the domain fills them in
     legacy = map_case(b'{"case_id": "o", "version": 2, "status": "replied", "region_code": "130102", '
                       b'"prefecture_code": "130100", "resolved_on_time": true, "updated_at": "2026-09-29T10:00:00+08:00"}')
-    assert not isinstance(legacy, str) and as_dict("open_cases", legacy[1].row)["is_deleted"] == 1
+    assert not isinstance(legacy, str) and as_dict("open_cases", legacy[1].row)["phase"] == "awaiting_evaluation"
 
 
 def alert(**over: object) -> AlertRecord:
