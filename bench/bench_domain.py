@@ -13,21 +13,22 @@ import json
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from fengqiao.contract import parse_event
 from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import CaseState, apply, snapshot
 from fengqiao.domain.policy import load_policy
 from fengqiao.domain.sla import deadline, pending_stages, targets_for
+from fengqiao.vocab import SCHEMA_VERSION
+from fengqiao.vocab import TZ as CST
 
-CST = timezone(timedelta(hours=8))
 CATS = ["consult", "help", "dispute", "report", "complaint", "suggestion"]
 URG = ["urgent", "pressing", "normal"]
 
 
 def _e(cid: str, etype: str, at: datetime, payload: dict) -> object:
-    return parse_event({"schema_version": 1, "event_id": str(uuid.uuid4()), "event_type": etype, "case_id": cid,
+    return parse_event({"schema_version": SCHEMA_VERSION, "event_id": str(uuid.uuid4()), "event_type": etype, "case_id": cid,
                         "occurred_at": at.isoformat(), "region_code": "130123", "channel": "web", "payload": payload})
 
 

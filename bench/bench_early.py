@@ -31,14 +31,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fengqiao.vocab import TZ  # noqa: E402
 from producers.simulator import generate_events  # noqa: E402
 
-TZ = ZoneInfo("Asia/Shanghai")
 BLOCK = 20_000
 
 

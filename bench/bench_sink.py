@@ -24,11 +24,11 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fengqiao.settings import Settings, SinkSettings, Topics  # noqa: E402
+from fengqiao.vocab import TZ  # noqa: E402
 
 
 def produce(bootstrap: str, topic: str, n: int, seed: int) -> list[tuple[bytes, bytes]]:
@@ -77,7 +77,7 @@ def consume_only(bootstrap: str, topic: str, n: int) -> None:
 def map_only(msgs: list[tuple[bytes, bytes]], key: str) -> list[tuple]:
     from sinks.rows import map_event
 
-    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    now = datetime.now(TZ)
     rows: list[tuple] = []
     t = time.perf_counter()
     for i, (_, v) in enumerate(msgs):

@@ -34,7 +34,6 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,9 +41,9 @@ import httpx  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
 from fengqiao.settings import Settings, Topics  # noqa: E402
+from fengqiao.vocab import TZ  # noqa: E402
 from tests.integration.streams_harness import Worker, event, free_port, received, worker_env  # noqa: E402
 
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> float:

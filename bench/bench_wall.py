@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard import queries  # noqa: E402
 from fengqiao import regions as rg  # noqa: E402
 from fengqiao.settings import Settings  # noqa: E402
+from fengqiao.vocab import TZ_SQL  # noqa: E402
 from sinks.schema import OPEN_CASE_COLUMNS, cleanup_open_cases, migrate  # noqa: E402
 from sinks.store import get_client  # noqa: E402
 
@@ -56,7 +57,7 @@ def generate(client, db: str, events: int, cases: int) -> None:
                                     'case.callback','case.extended','case.returned','case.archived','case.escalated'],
                                    number % 9 + 1)) AS event_type,
                    concat('B', toString(intDiv(number, 10) % {cases})) AS cid,
-                   now64(3, 'Asia/Shanghai') - toIntervalMillisecond((cityHash64(cid) % ({DAYS} * 86400000))
+                   now64(3, {TZ_SQL}) - toIntervalMillisecond((cityHash64(cid) % ({DAYS} * 86400000))
                        - (number % 10) * 60000) AS occurred_at,
                    occurred_at AS ingested_at,
                    {region} AS region_code, {_pref_expr('region_code')} AS prefecture_code,
@@ -77,8 +78,8 @@ def generate(client, db: str, events: int, cases: int) -> None:
                arrayElement(['firing','acknowledged','resolved','silenced'], number % 4 + 1),
                concat('B', toString(number * 13)), {region.replace('cid', 'toString(number)')} AS region_code,
                {_pref_expr('region_code')},
-               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11),
-               now64(3, 'Asia/Shanghai') - toIntervalSecond(number * 11), '基准测试告警'
+               now64(3, {TZ_SQL}) - toIntervalSecond(number * 11),
+               now64(3, {TZ_SQL}) - toIntervalSecond(number * 11), '基准测试告警'
         FROM numbers(50000)""")
     t3 = time.perf_counter()
     print(f"generated {events:,} events in {t1 - t0:.1f} s ({events / (t1 - t0):,.0f} rows/s), "
@@ -106,7 +107,7 @@ def generate_cases(client, db: str, cases: int, region: str) -> None:
                    arrayElement(['hotline','web','app','wechat','qrcode','window','open311'], number % 7 + 1),
                    {region} AS region_code, {_pref_expr('region_code')},
                    concat('部门', toString(number % 300)), 'county',
-                   now64(3, 'Asia/Shanghai') - toIntervalMillisecond(cityHash64(cid) % ({DAYS} * 86400000)) AS rec,
+                   now64(3, {TZ_SQL}) - toIntervalMillisecond(cityHash64(cid) % ({DAYS} * 86400000)) AS rec,
                    rec + toIntervalMinute(5), rec + toIntervalHour(number % 30),
                    if(closed, rec + toIntervalHour(number % 400), NULL),
                    rec + toIntervalHour(24), rec + toIntervalDay(number % 15 + 1),
