@@ -1,20 +1,20 @@
-"""Class cases with bounded state (`streams.early_warning`): per-county rings of hashed token sets."""
+"""Early warning (`streams.early_warning`): class cases with bounded state (per-county rings of hashed token
+sets), and hotspots only once a county's history gives a baseline."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jieba
 import pytest
 
+from fengqiao.vocab import TZ
 from streams import early_warning as ew_mod
 from streams.early_warning import MAX_COMPARE, STOP, EarlyWarning, analyse
 
 pytestmark = pytest.mark.unit
-TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=TZ)
 COUNTY, OTHER = "130102", "130104"
 LIFT = ["某小区物业公司拒不维修电梯，业主多次反映电梯故障无人处理",

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fengqiao.vocab import TZ
 from streams.stats import PartitionCounts
 
 pytestmark = pytest.mark.unit
-TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=TZ)
 REGIONS = ("130102", "130104", "130203")
 
