@@ -8,12 +8,15 @@ as fast as it can, `run_simulator` paces it against the wall clock.
 * Arrivals: a Poisson process of `rate` new petitions per second, modulated by
   the daily curve (`sim_data.HOURLY_CURVE`, mean 1) read at the *virtual* hour
   `start + t * speed`, so a compressed demo shows nights and morning peaks.
-* Lifecycles: real-world delays (minutes to days) divided by `speed`.
-* Per case, events come in an order the lifecycle allows (DESIGN.md section 4):
-  received → assigned (→ returned → assigned)* → signed (→ extended)
-  (→ replied resolved=false) → replied → evaluated | callback | nothing
-  → [dissatisfied: (escalated →) assigned → signed → replied → …] → archived;
+* Lifecycles (`producers.sim_case`): each case's next event is chosen from its
+  lifecycle state (`fengqiao.domain.lifecycle.apply` over the events already
+  emitted, with the same policy profile as the streams worker), timed by natural
+  delays divided by `speed` and by the deadlines that policy sets:
+  received → assigned (→ returned → assigned)* → signed (→ escalated → assigned)
+  (→ extended) (→ replied resolved=false) → replied → evaluated | callback | nothing
+  → [dissatisfied: re-opened → assigned → signed → replied → …] → archived;
   consult cases: received → resolved_online; duplicates: received → merged.
+  An event the lifecycle refuses is never sent (`rejected` counts them: 0).
 * Surges: now and then one topic in one county gets a burst of similar
   petitions (for the hotspot and class-case detectors).
 """
@@ -21,47 +24,26 @@ as fast as it can, `run_simulator` paces it against the wall clock.
 from __future__ import annotations
 
 import heapq
+import logging
 import random
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from fengqiao import privacy
 from fengqiao.contract import EVENT_ADAPTER, Envelope
+from fengqiao.domain.calendar import WorkCalendar, load_calendar
+from fengqiao.domain.lifecycle import LifecycleError, apply
+from fengqiao.domain.policy import Policy, load_policy
 from fengqiao.regions import regions
+from fengqiao.vocab import SCHEMA_VERSION
+from fengqiao.vocab import TZ as CST
 from producers import sim_data as D
+from producers.sim_case import DAY, HOUR, MIN, Behaviour, Pace, SimCase, Step, lifecycle, weighted
 
-CST = timezone(timedelta(hours=8))
+log = logging.getLogger("fengqiao.simulator")
 DEFAULT_START = datetime(2026, 11, 23, 8, 0, tzinfo=CST)  # a Monday morning
 DEFAULT_PII_KEY = "fengqiao-dev-only-change-me"
-LEVELS = ("village", "township", "county", "city", "province")
-PLATFORM = {"role": "platform", "id": "fengqiao-dispatch"}
-MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
-
-Step = tuple[float, str, dict[str, Any], dict[str, Any] | None, str]  # delay, type, payload, actor, channel
-
-
-@dataclass
-class SimCase:
-    case_id: str
-    region_code: str
-    channel: str
-    category: str
-    topic: str
-    urgency: str
-    difficulty: str
-    town: str
-    citizen: dict[str, str] | None  # clear values (fake); protected before they travel
-    formal: bool = False
-    dup_of: str | None = None
-    surge: bool = False
-    slots: dict[str, Any] = field(default_factory=dict)
-
-
-def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
-    keys = list(weights)
-    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
 
 class Scenario:
@@ -81,6 +63,10 @@ class Scenario:
         surge_every: float | None = None,
         duplicate_share: float = 0.05,
         curve: bool = True,
+        policy: Policy | None = None,
+        calendar: WorkCalendar | None = None,
+        behaviour: Behaviour | None = None,
+        dispatch_within: float | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware / 开始时间必须带时区")
@@ -97,6 +83,10 @@ class Scenario:
         self.emit_merges = emit_merges
         self.duplicate_share = duplicate_share
         self.curve = curve
+        self.policy = policy or load_policy()
+        self.calendar = calendar or load_calendar()
+        self.pace = Pace(self.rng, speed, behaviour or Behaviour(), dispatch_within)
+        self.rejected = 0  # events the lifecycle refused (a simulator bug; never sent)
         mean = sum(D.HOURLY_CURVE) / len(D.HOURLY_CURVE)
         self._curve = [c / mean for c in D.HOURLY_CURVE]
         w = D.county_weights()
@@ -213,14 +203,14 @@ class Scenario:
         region_code = region_code or self._county()
         topic = topic or rng.choices(self._topics, weights=self._topic_w)[0]
         spec = D.TOPICS[topic]
-        channel = channel or _weighted(rng, D.CHANNEL_WEIGHTS)
-        category = dup_of.category if dup_of else _weighted(rng, spec["categories"])
+        channel = channel or weighted(rng, D.CHANNEL_WEIGHTS)
+        category = dup_of.category if dup_of else weighted(rng, spec["categories"])
         county = regions()[region_code].name
         slots = surge_slots or (dup_of.slots if dup_of else self._slots(county))
         case = SimCase(
             case_id=self._new_case_id(), region_code=region_code, channel=channel, category=category, topic=topic,
-            urgency="pressing" if surge_slots else _weighted(rng, D.URGENCY_WEIGHTS),
-            difficulty=_weighted(rng, D.DIFFICULTY_WEIGHTS), town=slots["town"],
+            urgency="pressing" if surge_slots else weighted(rng, D.URGENCY_WEIGHTS),
+            difficulty=weighted(rng, D.DIFFICULTY_WEIGHTS), town=slots["town"],
             citizen=citizen if (citizen is not None or dup_of) else self._citizen(channel, region_code),
             formal=category in ("dispute", "complaint") and rng.random() < 0.03,
             dup_of=dup_of.case_id if dup_of else None, surge=surge_slots is not None, slots=slots,
@@ -245,12 +235,13 @@ class Scenario:
                  else {"role": "citizen", "id": "anonymous" if not case.citizen else
                        "c-" + privacy.phone_hash(case.citizen["phone"], self.pii_key)[:16]})
         ev = self._event(t, case, "petition.received", payload, actor, channel)
+        self._accept(t, case, ev)
         # a second submission by the same citizen via another channel, within days
         if dup_of is None and not case.surge and case.citizen and rng.random() < self.duplicate_share:
-            other = _weighted(rng, {k: v for k, v in D.CHANNEL_WEIGHTS.items() if k != channel})
+            other = weighted(rng, {k: v for k, v in D.CHANNEL_WEIGHTS.items() if k != channel})
             self._push(t + rng.uniform(1 * HOUR, 4 * DAY) / self.speed, "arrive",
                        {"channel": other, "dup_of": case})
-        self._schedule_next(t, (case, self._lifecycle(case)))
+        self._schedule_next(t, (case, lifecycle(case, rng, self.pace, self.emit_merges)))
         return ev
 
     def _location(self, region_code: str, slots: dict) -> dict[str, Any]:
@@ -278,17 +269,32 @@ class Scenario:
     def _schedule_next(self, t: float, item: tuple[SimCase, Iterator[Step]]) -> None:
         step = next(item[1], None)
         if step is not None:
-            self._push(t + max(step[0], 1.0) / self.speed, "step", (item[0], item[1], step))
+            self._push(t + max(step[0], 1e-3), "step", (item[0], item[1], step))
 
     def _advance(self, t: float, obj: tuple[SimCase, Iterator[Step], Step]) -> Envelope | None:
         case, gen, (_, etype, payload, actor, channel) = obj
         ev = self._event(t, case, etype, payload, actor, channel)
+        if not self._accept(t, case, ev):
+            gen.close()
+            return None
         self._schedule_next(t, (case, gen))
         return ev
 
+    def _accept(self, t: float, case: SimCase, ev: Envelope) -> bool:
+        """Apply `ev` to the case's lifecycle state; an event the lifecycle refuses is a
+        simulator bug: logged, counted in `rejected`, never sent (the case's story ends)."""
+        try:
+            case.state = apply(case.state, ev, self.policy, self.calendar)
+        except LifecycleError as exc:
+            self.rejected += 1
+            log.warning("simulator: dropped an event the lifecycle refuses: %s", exc)
+            return False
+        case.now = self.at(t)
+        return True
+
     def _event(self, t: float, case: SimCase, etype: str, payload: dict, actor: dict | None, channel: str) -> Envelope:
         raw: dict[str, Any] = {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "event_id": str(uuid.UUID(int=self.ids.getrandbits(128), version=4)),
             "event_type": etype, "case_id": case.case_id, "occurred_at": self.at(t),
             "region_code": case.region_code, "channel": channel, "payload": payload,
@@ -296,104 +302,6 @@ class Scenario:
         if actor:
             raw["actor"] = actor
         return EVENT_ADAPTER.validate_python(raw)
-
-    def _department(self, case: SimCase, level: str) -> str:
-        r = regions()[case.region_code]
-        dept = D.TOPICS[case.topic]["dept"]
-        if level == "province":
-            return "河北省" + dept.replace("分局", "厅").replace("局", "厅")
-        if level == "city":
-            return regions()[r.parent_code].name + dept
-        if level == "county":
-            if case.difficulty == "complex":
-                return r.name + "社会矛盾纠纷调处中心"
-            return r.name + dept
-        suffix = "司法所" if case.topic in ("邻里纠纷", "婚姻家庭", "农村土地") else "人民政府"
-        return r.name + case.town + suffix
-
-    def _lifecycle(self, case: SimCase) -> Iterator[Step]:
-        rng = self.rng
-        U = rng.uniform
-        if case.dup_of is not None:
-            if self.emit_merges:
-                yield U(2 * MIN, 30 * MIN), "case.merged", {"into_case_id": case.dup_of}, PLATFORM, "internal"
-            return
-        if case.category == "consult" and rng.random() < 0.6:
-            yield (U(3 * MIN, 4 * HOUR), "case.resolved_online", {"answer": rng.choice(D.ONLINE_ANSWERS)},
-                   {"role": "operator", "id": f"op-{rng.randint(1, 80):03d}"}, "internal")
-            return
-        urgent = case.urgency == "urgent"
-        level = "county" if case.difficulty == "complex" or rng.random() < 0.3 else "township"
-        dept = self._department(case, level)
-        yield (U(1 * MIN, 10 * MIN) if urgent else U(5 * MIN, 90 * MIN)), "case.assigned", \
-            {"department": dept, "level": level}, PLATFORM, "internal"
-        returns = 0
-        while returns < 3 and rng.random() < (0.10 if returns == 0 else 0.25):
-            yield U(20 * MIN, 6 * HOUR), "case.returned", {"department": dept, "reason": rng.choice(D.RETURN_REASONS)}, \
-                _dept_actor(dept), "internal"
-            returns += 1
-            level = "county" if level == "township" else level
-            dept = self._department(case, level)
-            yield U(10 * MIN, 3 * HOUR), "case.assigned", {"department": dept, "level": level}, PLATFORM, "internal"
-        rounds, escalated = 0, False
-        n_days = 60 if case.formal else D.RESOLVE_DAYS[case.category]
-        while True:
-            if urgent:
-                sign = U(5 * MIN, 40 * MIN) if rng.random() < 0.85 else U(40 * MIN, 3 * HOUR)
-            else:
-                sign = U(20 * MIN, 8 * HOUR) if rng.random() < 0.9 else U(1 * DAY, 3 * DAY)
-            yield sign, "case.signed", {"department": dept}, _dept_actor(dept), "internal"
-            if not escalated and case.difficulty == "complex" and rng.random() < 0.06 and level != "province":
-                escalated = True
-                level = LEVELS[LEVELS.index(level) + 1]
-                yield U(2 * HOUR, 2 * DAY), "case.escalated", {"to_level": level, "reason": D.ESCALATE_REASONS[1]}, \
-                    PLATFORM, "internal"
-                dept = self._department(case, level)
-                yield U(10 * MIN, 2 * HOUR), "case.assigned", {"department": dept, "level": level}, PLATFORM, "internal"
-                continue
-            if rounds == 0 and rng.random() < 0.07:
-                yield U(1 * DAY, 5 * DAY), "case.extended", {
-                    "days": rng.randint(3, 30 if case.formal else 15), "reason": rng.choice(D.EXTEND_REASONS),
-                    "approved_by": regions()[case.region_code].name + "信访局"}, PLATFORM, "internal"
-            span = U(2 * HOUR, 26 * HOUR) if urgent else U(0.15, 1.15) * n_days * DAY * (0.5 if case.urgency == "pressing" else 1)
-            if rng.random() < 0.05:
-                yield span * 0.4, "case.replied", {"department": dept, "result": rng.choice(D.PARTIAL_RESULTS),
-                                                   "resolved": False}, _dept_actor(dept), "internal"
-                span *= 0.6
-            yield span, "case.replied", {"department": dept, "result": rng.choice(D.REPLY_RESULTS), "resolved": True}, \
-                _dept_actor(dept), "internal"
-            rating = None
-            r = rng.random()
-            weights = {"satisfied": 62, "basically_satisfied": 26, "dissatisfied": 12 if rounds == 0 else 30}
-            if r < 0.72:
-                rating = _weighted(rng, weights)
-                payload: dict[str, Any] = {"rating": rating}
-                if rng.random() < 0.4:
-                    payload["comment"] = rng.choice(D.EVAL_COMMENTS[rating])
-                yield U(1 * HOUR, 2 * DAY), "case.evaluated", payload, {"role": "citizen", "id": "c-" + case.case_id}, \
-                    case.channel
-            elif r < 0.92:
-                reached = rng.random() < 0.85
-                cb: dict[str, Any] = {"reached": reached}
-                if reached:
-                    rating = cb["rating"] = _weighted(rng, weights)
-                yield U(4 * HOUR, 3 * DAY), "case.callback", cb, {"role": "operator", "id": f"op-{rng.randint(1, 80):03d}"}, \
-                    "internal"
-            if rating == "dissatisfied" and rounds < 2:
-                rounds += 1
-                if rounds == 2 and level != "province":
-                    level = LEVELS[max(LEVELS.index(level), 1) + 1]
-                    yield U(30 * MIN, 4 * HOUR), "case.escalated", {"to_level": level, "reason": D.ESCALATE_REASONS[0]}, \
-                        PLATFORM, "internal"
-                    dept = self._department(case, level)
-                yield U(30 * MIN, 6 * HOUR), "case.assigned", {"department": dept, "level": level}, PLATFORM, "internal"
-                continue
-            break
-        yield U(1 * HOUR, 3 * DAY), "case.archived", {}, PLATFORM, "internal"
-
-
-def _dept_actor(dept: str) -> dict[str, str]:
-    return {"role": "department", "id": dept, "name": dept}
 
 
 def _cumsum(xs: list[float]) -> Iterator[float]:

@@ -2,15 +2,20 @@
 
 Two entry points over one model (`producers.scenario.Scenario`):
 
-* `generate_events(seed, count, start, speed)`: pure and deterministic, the
-  first `count` events of the scenario in time order (for tests and benches).
-  `start=None` means a fixed Monday 08:00 +08:00, so the result never depends on
-  the clock. Citizens carry masked values + keyed hashes only (no `sealed`
-  blob, because Fernet tokens are randomised).
+* `generate_events(seed, count, start, speed, *, rate, policy, until)`: pure and
+  deterministic, the first `count` events of the scenario in time order (for
+  tests and benches), or fewer when `until` comes first. `start=None` means a
+  fixed Monday 08:00 +08:00, so the result never depends on the clock. Citizens
+  carry masked values + keyed hashes only (no `sealed` blob, because Fernet
+  tokens are randomised). `policy` is the SLA profile the departments work to
+  (default: the packaged default profile); replay the events with the same one.
 * `run_simulator(settings, rate, duration, seed, speed, gateway_url, max_events)`:
   live traffic paced by the wall clock (`occurred_at` = now, so SLA timers
   downstream run in real time), straight into Kafka or posted through the
-  gateway. Ctrl-C / SIGTERM flush and return the summary.
+  gateway. Its departments work to the streams worker's policy profile
+  (`settings.streams.policy_profile`: `demo` under `fengqiao up`) and the platform
+  dispatches before the worker's auto-dispatch would. Ctrl-C / SIGTERM flush and
+  return the summary.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fengqiao.contract import Envelope
+from fengqiao.domain.policy import Policy, load_policy
 from fengqiao.settings import Settings
 from producers.scenario import CST, DEFAULT_PII_KEY, DEFAULT_START, Scenario
 
@@ -40,17 +46,28 @@ def generate_events(
     pii_key: str = DEFAULT_PII_KEY,
     surge_every: float | None = None,
     duplicate_share: float = 0.05,
+    policy: Policy | None = None,
+    until: datetime | None = None,
+    dispatch_within: float | None = None,
 ) -> list[Envelope]:
-    """`count` valid contract events in time order (see `producers.scenario`).
+    """`count` valid contract events in time order (see `producers.scenario`), each
+    accepted by the domain lifecycle under `policy`; stops early before `until`.
 
     `rate` is new petitions per second of event time (mean over the daily
-    curve); lifecycle delays are real-world delays divided by `speed`. With the
-    defaults most events are `petition.received`; raise `speed` (e.g. 3600) to
-    see whole lifecycles within a few thousand events.
+    curve); natural delays are real-world delays divided by `speed`, departments
+    meet (or, a few, miss) `policy`'s deadlines. With the defaults most events are
+    `petition.received`; raise `speed` (e.g. 3600) to see whole lifecycles within
+    a few thousand events. `dispatch_within` (seconds): the platform assigns before
+    a streams worker's auto-dispatch of that delay would (as `run_simulator` does).
     """
     sc = Scenario(seed, start or DEFAULT_START, speed, rate, pii_key=pii_key, seal=False,
-                  surge_every=surge_every, duplicate_share=duplicate_share)
-    return [sc.next_event()[1] for _ in range(count)]
+                  surge_every=surge_every, duplicate_share=duplicate_share, policy=policy,
+                  dispatch_within=dispatch_within)
+    out: list[Envelope] = []
+    limit = None if until is None else (until - sc.start).total_seconds()
+    while len(out) < count and (limit is None or sc.peek_time() < limit):
+        out.append(sc.next_event()[1])
+    return out
 
 
 class _Stop:
@@ -89,12 +106,15 @@ def run_simulator(
 
     `pace=False` emits as fast as the sink accepts (benchmarks); occurred_at
     then still follows the scenario's timeline from now. Returns
-    `{"events", "by_type", "seconds", "events_per_s", "target", "seed"}`.
+    `{"events", "by_type", "seconds", "events_per_s", "target", "seed", "policy_profile",
+    "rejected"}` (`rejected`: events the lifecycle would refuse, dropped: always 0).
     """
     start = datetime.now(timezone.utc).astimezone(CST)
     via_gateway = bool(gateway_url)
+    policy = load_policy(settings.streams.policy_file, settings.streams.policy_profile)
     sc = Scenario(seed, start, speed, rate, pii_key=settings.pii_key, protect=not via_gateway, seal=True,
-                  emit_merges=not via_gateway, curve=curve)
+                  emit_merges=not via_gateway, curve=curve, policy=policy,
+                  dispatch_within=settings.streams.auto_dispatch_after_seconds or None)
     sink = _GatewaySink(settings, gateway_url, api_key) if via_gateway else _KafkaSink(settings)  # type: ignore[arg-type]
     stopper = _Stop()
     if stop is not None:
@@ -134,6 +154,8 @@ def run_simulator(
         "events_per_s": round(sent / secs, 1) if secs > 0 else 0.0,
         "target": gateway_url or f"kafka {settings.kafka_bootstrap} {settings.topics.events}",
         "seed": seed,
+        "policy_profile": policy.name,
+        "rejected": sc.rejected,
     }
 
 
