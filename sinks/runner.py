@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings, reveal
+from fengqiao.signing import header_value, verify
 from fengqiao.vocab import TZ as SHANGHAI
 from sinks.batching import TP, BatchingSink, SinkStopped
 from sinks.health import HEARTBEAT_SECONDS, SinkHealth, state_path, write_state
@@ -255,6 +256,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
     consumer.subscribe(topics=sorted(kinds), listener=Listener())
     mappers = {name: MAPPERS[kind] for name, kind in kinds.items()}
     mappers[settings.topics.events] = partial(MAPPERS["events"], pii_key=reveal(settings.pii_key))
+    commands_topic, command_key = settings.topics.commands, reveal(settings.command_key)
     log.info("sink consuming %s into %s (group %s)", ", ".join(sorted(kinds)),
              settings.clickhouse_database, settings.sink.group_id)
 
@@ -270,8 +272,9 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
                     mapper = mappers[ktp.topic]
                     tp = TP(ktp.topic, ktp.partition)
                     for r in records:
-                        try:
-                            mapped = mapper(r.value, r.partition, r.offset, now)
+                        try:  # the audit table keeps only commands the console signed
+                            forged = ktp.topic == commands_topic and verify(command_key, r.value, header_value(r.headers))
+                            mapped = forged or mapper(r.value, r.partition, r.offset, now)
                         except Exception as exc:  # noqa: BLE001 - a poison record must not stop the sink
                             log.exception("could not map %s[%d]@%d", tp.topic, tp.partition, r.offset)
                             mapped = f"(sink): could not map this record: {type(exc).__name__} / 无法处理此消息"

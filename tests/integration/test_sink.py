@@ -16,7 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from fengqiao.records import AlertRecord, CaseSnapshot, DeadLetter, RegionStats
 from fengqiao.regions import prefecture_of
-from fengqiao.settings import Settings, SinkSettings
+from fengqiao.settings import Settings, SinkSettings, reveal
+from fengqiao.signing import signed_headers
 from sinks.runner import ensure_topics, run_sink
 from sinks.store import get_client, store_lock
 from tests.factories import event_messages
@@ -234,7 +235,14 @@ def test_cases_alerts_stats_and_commands_keep_their_newest_state(settings_factor
                                 (b"HB-9", snaps[1].to_json()), (b"HB-9", snaps[2].to_json())])
     produce(s, s.topics.alerts, [(b"k", a.to_json()) for a in alerts + alerts])
     produce(s, s.topics.stats, [(b"130100", r.to_json()) for r in stats])
-    produce(s, s.topics.commands, [(b"A-1", json.dumps(cmd).encode())] * 2)
+    value = json.dumps(cmd).encode()
+    forged = json.dumps({**cmd, "command_id": str(uuid.uuid4()), "officer_id": "intruder"}).encode()
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+    for _ in range(2):  # the console signs; an unsigned command is not the console's and stays out of the audit
+        producer.send(s.topics.commands, key=b"A-1", value=value, headers=signed_headers(reveal(s.command_key), value))
+    producer.send(s.topics.commands, key=b"A-1", value=forged)
+    producer.flush(timeout=30)
+    producer.close(timeout=5)
     db = s.clickhouse_database
     with sink_thread(s):
         wait_until(lambda: final_count(s, "commands") == 1 and final_count(s, "region_stats") == 1
@@ -243,6 +251,8 @@ def test_cases_alerts_stats_and_commands_keep_their_newest_state(settings_factor
     assert query(s, f"SELECT version, state, prefecture_code FROM {db}.alerts FINAL") == [(2, "acknowledged", "130100")]
     assert query(s, f"SELECT intake_24h FROM {db}.region_stats FINAL") == [(30,)]
     assert query(s, f"SELECT officer_id, alert_id FROM {db}.commands FINAL") == [("officer-7", "A-1")]
+    letters = read_dead_letters(s, 1)
+    assert len(letters) == 1 and letters[0].topic == s.topics.commands and "未签名" in letters[0].error
 
 
 def test_a_retried_batch_with_the_same_token_is_stored_once(settings_factory: Callable[..., Settings]) -> None:
