@@ -8,8 +8,12 @@ from collections import Counter
 
 import pytest
 
+from fengqiao.contract import parse_event
+from fengqiao.domain.policy import load_policy
+from fengqiao.settings import StreamsSettings
 from producers.gateway.config import GatewaySettings
 from producers.gateway.embedded import GatewayThread
+from producers.sim_check import replay_all
 from producers.simulator import run_simulator
 from tests.integration._intake_helpers import fresh_settings, read_topic
 
@@ -30,6 +34,21 @@ def test_simulator_straight_into_kafka(kafka_bootstrap: str) -> None:
         assert "phone" not in c or "****" in c["phone"]
         assert "phone" not in c or c.get("sealed")
     assert "sealed" in text
+    # what the streams worker will make of it: every event accepted by the lifecycle
+    assert summary["rejected"] == 0 and summary["policy_profile"] == "default"
+    assert [str(x) for x in replay_all(parse_event(e) for e in events)[1]] == []  # per case in topic order
+
+
+def test_demo_traffic_leaves_no_lifecycle_dead_letter(kafka_bootstrap: str) -> None:
+    # issue 10: `fengqiao up` (speed 60, the worker on the demo profile) must leave no
+    # `lifecycle:` dead letter; the simulator reads the worker's profile from the settings
+    s = fresh_settings(kafka_bootstrap, streams=StreamsSettings(policy_profile="demo"))
+    summary = run_simulator(s, rate=20, seed=6, speed=60, max_events=3000, pace=False)
+    assert summary["policy_profile"] == "demo" and summary["rejected"] == 0
+    events = [parse_event(e) for e in read_topic(s, s.topics.events)]
+    assert len(events) == 3000
+    assert [str(x) for x in replay_all(events, load_policy(None, "demo"))[1]] == []
+    assert {"case.signed", "case.replied"} <= {e.event_type for e in events}
 
 
 def test_simulator_paced_stops_on_signal(kafka_bootstrap: str) -> None:
