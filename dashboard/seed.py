@@ -26,6 +26,7 @@ from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import replay, snapshot
 from fengqiao.domain.policy import load_policy
 from fengqiao.records import CaseSnapshot
+from fengqiao.settings import DEV_PII_KEY
 from fengqiao import regions as rg
 from fengqiao.vocab import SCHEMA_VERSION, STAGE_ZH
 from fengqiao.vocab import TZ as SH
@@ -43,7 +44,7 @@ SEED_NS = uuid.UUID("5eed0000-0000-5000-8000-000000000001")
 
 
 def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | None = None,
-         pii_key: str = "fengqiao-dev-only-change-me") -> dict[str, Any]:
+         pii_key: str = DEV_PII_KEY) -> dict[str, Any]:
     """Write `cases` cases with their received events, some alerts and masked contacts."""
     rnd = random.Random(seed)
     now = now or datetime.now(SH)
