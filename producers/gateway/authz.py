@@ -40,6 +40,13 @@ class Principal:
     channel: str | None = None
     departments: frozenset[str] = frozenset()
 
+    @classmethod
+    def for_channel(cls, channel: str) -> "Principal":
+        """The permissions a channel name stands for (the adapter endpoints name their channel)."""
+        if channel == "internal":
+            return cls(name="internal", role=KeyRole.platform)
+        return cls(name=channel, role=KeyRole.intake, channel=channel)
+
     @property
     def is_platform(self) -> bool:
         return self.role == KeyRole.platform

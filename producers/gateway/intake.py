@@ -39,8 +39,9 @@ from fengqiao.vocab import SCHEMA_VERSION
 from fengqiao.vocab import TZ as CST
 from producers.gateway import authz
 from producers.gateway.adapters import event_id_for
+from producers.gateway.audit import AuditTrail
 from producers.gateway.authz import AccessAudit, CaseFacts, Denial, Principal
-from producers.gateway.config import GatewaySettings, KeyRole
+from producers.gateway.config import GatewaySettings
 from producers.gateway.readback import CaseView
 
 log = logging.getLogger("fengqiao.gateway")
@@ -211,7 +212,7 @@ class Intake:
         self.gw = gw
         self._view = None if cases is not None else CaseView(settings, gw)
         self.cases = cases or self._view.get  # type: ignore[union-attr]  # case id → snapshot (authz)
-        self._audit = _AuditQueue(self)
+        self._audit = AuditTrail(lambda raw: self._write([(settings.topics.audit, None, raw)]))
         self.index = DuplicateIndex(timedelta(days=gw.duplicate_window_days))
         self.idem = IdempotencyCache(gw.idempotency_ttl_seconds)
         self._producer = None
@@ -335,7 +336,7 @@ class Intake:
                     reasons.append({**r, "field": f"[{i}].{r['field']}" if many else r["field"]})
         if reasons:
             raise ContractError(reasons)
-        self.authorize(who if isinstance(who, Principal) else _channel_principal(who), events, path)
+        self.authorize(who if isinstance(who, Principal) else Principal.for_channel(who), events, path)
         return events
 
     def authorize(self, p: Principal, events: list[Envelope], path: str) -> None:
@@ -421,43 +422,3 @@ class Intake:
         assert self._batcher is not None, "Intake.start() was not called"
         self._batcher.send_all(records, timeout=timeout)
 
-
-def _channel_principal(channel: str) -> Principal:
-    """The permissions a channel name stands for (the adapters' endpoints name their channel)."""
-    if channel == "internal":
-        return Principal(name="internal", role=KeyRole.platform)
-    return Principal(name=channel, role=KeyRole.intake, channel=channel)
-
-
-class _AuditQueue:
-    """Audit records sent off the request path (a refusal never waits for, or fails on, Kafka)."""
-
-    def __init__(self, intake: Intake, size: int = 10_000) -> None:
-        import queue
-
-        self._intake = intake
-        self._q: queue.Queue[AccessAudit | None] = queue.Queue(maxsize=size)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def put(self, record: AccessAudit) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="gateway-audit", daemon=True)
-                self._thread.start()
-        try:
-            self._q.put_nowait(record)
-        except Exception:
-            log.error("audit queue full: a 403 record was dropped")
-
-    def _run(self) -> None:
-        while (record := self._q.get()) is not None:
-            try:
-                self._intake._write([(self._intake.settings.topics.audit, None, record.to_json())])
-            except Exception as exc:
-                log.error("audit record not written: %s", type(exc).__name__)
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._q.put(None)
-            self._thread.join(timeout=5)

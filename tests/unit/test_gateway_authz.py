@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from fengqiao.contract import Envelope, parse_event
 from fengqiao.settings import GatewaySettings, KeyRole
 from fengqiao.vocab import TZ
-from producers.gateway.authz import AccessAudit, CaseFacts, KeyRing, Principal, decide, endpoint_denial, needs_case
+from producers.gateway.authz import AccessAudit, CaseFacts, Denial, KeyRing, Principal, decide, endpoint_denial, needs_case
 
 pytestmark = pytest.mark.unit
 KEYS = GatewaySettings(api_keys={
@@ -135,3 +135,16 @@ def test_audit_record_names_who_and_why_without_personal_data() -> None:
         "event_type": "petition.received", "event_id": str(e.event_id), "case_id": "C-1", "channel": "web"}
     assert "1391111" not in raw and "张" not in raw and "k-qr" not in raw and "停水" not in raw
     assert " / " in rec["reason"]
+
+
+def test_audit_trail_never_blocks_or_raises_on_a_failing_broker() -> None:
+    from producers.gateway.audit import AuditTrail
+
+    got: list[bytes] = []
+    rec = AccessAudit.of(QR, Denial("endpoint", "e", "z"), path="/x", at=datetime.now(TZ))
+    ok, down = AuditTrail(got.append), AuditTrail(lambda raw: (_ for _ in ()).throw(ConnectionError("down")))
+    for trail in (ok, down):
+        trail.put(rec)
+        trail.close()
+    assert got == [rec.to_json()]
+    assert Principal.for_channel("internal").is_platform and Principal.for_channel("web").channel == "web"
