@@ -76,9 +76,11 @@ _TOO_MANY_PARTS = 252  # "too many parts" is back-pressure; "too many partitions
 def is_transient(exc: BaseException) -> bool:
     """Whether an insert failed because the store is unavailable (retry the same insert with
     backoff) rather than because it refused the data (isolate the rows that caused it)."""
-    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, ProgrammingError
 
-    if isinstance(exc, (OperationalError, OSError)):
+    # ProgrammingError: the table's columns are not the ones the code writes (schema not migrated
+    # yet, or a bug) -- true of every row, so it is waited out, never dead-lettered row by row
+    if isinstance(exc, (OperationalError, ProgrammingError, OSError)):
         return True
     if isinstance(exc, DatabaseError):
         code = getattr(exc, "code", None)

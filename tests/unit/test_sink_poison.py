@@ -144,3 +144,18 @@ def test_stale_reason_says_when_the_store_is_down_and_not_for_a_poison_row(tmp_p
     h.running = False
     assert "已停止" in stale_reason(h, now=1005.0)
     assert read_state(tmp_path / "missing.json") is None and stale_reason(None) == ""
+
+
+def test_store_errors_are_told_apart_from_refused_data() -> None:
+    from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError, ProgrammingError
+
+    from sinks.store import is_transient
+
+    assert is_transient(OperationalError("connection refused")) and is_transient(ConnectionResetError())
+    assert is_transient(DatabaseError("Code: 60. Table f.events does not exist", code=60))
+    assert is_transient(DatabaseError("Code: 252. Too many parts (300). Merges are slower", code=252))
+    assert is_transient(ProgrammingError("Unrecognized column 'x' in table f.events"))  # schema, not a row
+    assert not is_transient(DatabaseError("Code: 252. Too many partitions for single INSERT block", code=252))
+    assert not is_transient(DatabaseError("Code: 53. Type mismatch", code=53))
+    assert not is_transient(DataError("Unable to create native array for column `intake_1h`"))
+    assert not is_transient(ValueError("invalid literal for int()")) and not is_transient(TypeError("None"))
