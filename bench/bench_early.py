@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import importlib.util
 import logging
 import sys
@@ -90,8 +91,9 @@ def sizes(ew: Any, mod: ModuleType, store: dict) -> str:
     keys = f"d| keys {d_keys}, c| keys {sum(1 for k in store if k.startswith('c|'))} listing {listed} ids"
     if hasattr(ew, "rings"):
         held = sum(len(r.slot_of) for r in ew.rings.values())
-        return (f"{len(ew.rings)} rings holding {held} petitions; caches: {len(mod._texts)} texts, "
-                f"{len(mod._blocks)} blocks, {len(mod._shapes)} shapes; {mirror}; {keys}")
+        c = mod if hasattr(mod, "_blocks") else importlib.import_module("streams.similarity")  # caches moved there
+        return (f"{len(ew.rings)} rings holding {held} petitions; caches: {len(c._texts)} texts, "
+                f"{len(c._blocks)} blocks, {len(c._shapes)} shapes; {mirror}; {keys}")
     held = sum(len(d) for d in ew.docs.values())
     return f"docs: {held} token sets; token cache {len(mod._token_cache)} texts; {mirror}; {keys}"
 
