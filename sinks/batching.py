@@ -73,13 +73,9 @@ class _Refused(Exception):
     """The store refused an insert for its data (not for being down)."""
 
 
-class Origin(NamedTuple):
-    """Where a row came from: what its dead letter carries if the store refuses it."""
-
-    tp: TP
-    offset: int
-    raw: bytes | None
-    at: datetime
+Origin = tuple[TP, int]
+"""Where a row came from, (partition, offset): its message is dead-lettered if the store refuses it.
+A plain tuple, made once per message: this is on the sink's hot path."""
 
 
 def _month(value: Any) -> Hashable:
@@ -95,6 +91,11 @@ def partition_chunks(table: str, rows: list[tuple[Any, ...]], origins: list[Orig
     col = MONTH_COLUMN.get(table)
     if col is None:
         return [(rows, origins)]
+    try:  # cheap first look (month in each value's own offset; each is at most 2 months in TZ)
+        if 2 * len({v.year * 12 + v.month for v in [r[col] for r in rows]}) <= MAX_PARTITIONS_PER_INSERT:
+            return [(rows, origins)]
+    except AttributeError:
+        pass
     keys = [_month(r[col]) for r in rows]
     if len(set(keys)) <= MAX_PARTITIONS_PER_INSERT:
         return [(rows, origins)]
@@ -117,6 +118,7 @@ class _Buffer:
     messages: int = 0
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     origins: dict[str, list[Origin]] = field(default_factory=dict)  # parallel to `rows`
+    raws: dict[int, bytes | None] = field(default_factory=dict)  # offset -> message, for refused rows
     dead: list[DeadLetter] = field(default_factory=list)
     keys: list[Hashable] = field(default_factory=list)  # to forget them if the buffer is discarded
 
@@ -210,11 +212,11 @@ class BatchingSink:
         buf.last_offset = offset
         buf.messages += 1
         self.stats.messages += 1
-        when = at or datetime.now().astimezone()
         if isinstance(mapped, str):
-            buf.dead.append(self._dead_letter(Origin(tp, offset, raw, when), mapped))
+            buf.dead.append(self._dead_letter(tp, offset, raw, mapped, at))
             return
-        origin = Origin(tp, offset, raw, when)
+        buf.raws[offset] = raw
+        origin = (tp, offset)
         duplicate = False
         for table, key, row in mapped:
             if key is not None:
@@ -231,11 +233,12 @@ class BatchingSink:
             rows.append(row)
             buf.origins[table].append(origin)
 
-    def _dead_letter(self, o: Origin, reason: str) -> DeadLetter:
-        where = {"topic": o.tp.topic, "partition": o.tp.partition, "offset": o.offset}
-        if self._pii_key and may_carry_pii(o.raw):  # rejected bytes may hold a clear phone: seal them
-            return DeadLetter.sealed_of("sink", o.raw or b"", reason, o.at, self._pii_key, **where)
-        return DeadLetter.of("sink", o.raw, reason, o.at, **where)
+    def _dead_letter(self, tp: TP, offset: int, raw: bytes | None, reason: str, at: datetime | None) -> DeadLetter:
+        where = {"topic": tp.topic, "partition": tp.partition, "offset": offset}
+        when = at or datetime.now(TZ)
+        if self._pii_key and may_carry_pii(raw):  # rejected bytes may hold a clear phone: seal them
+            return DeadLetter.sealed_of("sink", raw or b"", reason, when, self._pii_key, **where)
+        return DeadLetter.of("sink", raw, reason, when, **where)
 
     # ------------------------------------------------------------ flushing
     def pending(self) -> int:
@@ -279,7 +282,7 @@ class BatchingSink:
             dead.extend(b.dead)
         span = ";".join(f"{tp.topic}:{tp.partition}:{b.first_offset}-{b.last_offset}" for tp, b in sorted(bufs))
         inserted = 0
-        refused: dict[tuple[TP, int], DeadLetter] = {}  # one dead letter per message, however many rows
+        refused: dict[Origin, DeadLetter] = {}  # one dead letter per message, however many rows
         for table, rows in tables.items():
             for n, (chunk, where) in enumerate(partition_chunks(table, rows, origins[table])):
                 token = hashlib.sha1(f"{self._run}|{table}|{span}|{n}".encode()).hexdigest() if self._tokens else None
@@ -315,7 +318,7 @@ class BatchingSink:
                 self._recent.forget(b.keys)
 
     def _land(self, table: str, rows: list[tuple[Any, ...]], origins: list[Origin], token: str | None,
-              refused: dict[tuple[TP, int], DeadLetter]) -> int:
+              refused: dict[Origin, DeadLetter]) -> int:
         """Insert `rows`; if the store refuses them, bisect until the refused rows are alone.
         Returns the rows that landed; refused rows' messages are added to `refused`."""
         columns = list(zip(*rows))
@@ -327,14 +330,16 @@ class BatchingSink:
         except _Refused as exc:
             cause = exc.__cause__ or exc
             if len(rows) == 1:
-                o = origins[0]
+                tp, offset = origins[0]
                 self.stats.poison_rows += 1
                 self.health.poison_rows += 1
                 reason = (f"(sink): 数据库拒绝写入此行 the store refused this row for table {table}: "
                           f"{type(cause).__name__}: {scrub_text(str(cause))[:300]}")
-                log.warning("poison row isolated: %s[%d]@%d (%s: %s)", o.tp.topic, o.tp.partition, o.offset,
+                log.warning("poison row isolated: %s[%d]@%d (%s: %s)", tp.topic, tp.partition, offset,
                             table, type(cause).__name__)
-                refused.setdefault((o.tp, o.offset), self._dead_letter(o, reason))
+                if (tp, offset) not in refused:
+                    refused[(tp, offset)] = self._dead_letter(tp, offset, self._buffers[tp].raws.get(offset),
+                                                              reason, None)
                 return 0
             mid = len(rows) // 2
             left, right = (f"{token}/a", f"{token}/b") if token else (None, None)
