@@ -176,8 +176,8 @@ def _no_clear_phone(driver: Any) -> None:
 
 def test_wall_renders_map_kpis_and_ticker_offline(wall: dict, browser: Any, artifacts_dir: Path) -> None:
     browser.get(wall["url"] + "/")
-    text = _wait_text(browser, "全省案件态势", "今日受理", "在办案件", "24小时内到期", "已超期", "响应率", "解决率", "满意率",
-                      "实时预警", "临期倒计时", "热点与类案预警", "24小时受理趋势")
+    text = _wait_text(browser, "全省案件态势", "今日受理", "在办", "待评价", "24小时内到期", "已超期", "响应率", "按期办结率",
+                      "解决率", "满意率", "实时预警", "临期倒计时", "热点与类案预警", "24小时受理趋势")
     deadline = time.time() + 30
     while len(browser.find_elements("css selector", "canvas")) < 3 and time.time() < deadline:
         time.sleep(0.5)
