@@ -11,14 +11,6 @@ from dashboard import auth
 pytestmark = pytest.mark.unit
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def users_file(tmp_path: Path, scope: str) -> Path:
     path = tmp_path / "wall_users.toml"
     path.write_text(f'[users.duty]\nname = "值班员"\nrole = "officer"\n{scope}\n'
@@ -45,8 +37,8 @@ def test_an_unknown_scope_code_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_repeated_failures_are_delayed_exponentially_per_user_and_per_client(tmp_path: Path) -> None:
     path = users_file(tmp_path, 'scope = "province"')
-    clock = Clock()
-    throttle = auth.LoginThrottle(max_failures=3, delay_seconds=10, clock=clock)
+    now = [1000.0]
+    throttle = auth.LoginThrottle(max_failures=3, delay_seconds=10, clock=lambda: now[0])
     for _ in range(3):
         with pytest.raises(auth.LoginRefused, match="用户名或密码错误"):
             auth.login(path, "duty", "guess", "10.0.0.9", throttle)
@@ -54,11 +46,11 @@ def test_repeated_failures_are_delayed_exponentially_per_user_and_per_client(tmp
         auth.login(path, "duty", "pw-duty-1", "10.0.0.1", throttle)
     with pytest.raises(auth.LoginRefused, match="登录失败次数过多"):  # same client, another user
         auth.login(path, "someone", "x", "10.0.0.9", throttle)
-    clock.t += 10
+    now[0] += 10
     with pytest.raises(auth.LoginRefused, match="用户名或密码错误"):  # 4th failure: the delay doubles
         auth.login(path, "duty", "guess", "10.0.0.2", throttle)
     assert throttle.wait_seconds("user:duty") == pytest.approx(20)
-    clock.t += 20
+    now[0] += 20
     assert auth.login(path, "duty", "pw-duty-1", "10.0.0.3", throttle).username == "duty"
     assert throttle.wait_seconds("user:duty") == 0  # success resets the user's count ...
     with pytest.raises(auth.LoginRefused):  # ... not a guessing client's: its next failure waits at once
