@@ -151,6 +151,7 @@ def authenticate(path: Path, username: str, password: str) -> User | None:
     """The user if the password matches its bcrypt hash, else None (no hint which part was wrong)."""
     entry = load_users(path).get(username.strip())
     if not entry or not password:
+        bcrypt.checkpw(b"x", _DUMMY_HASH)  # as slow as a real check: timing does not tell who exists
         return None
     try:
         ok = bcrypt.checkpw(password.encode(), entry["password_hash"].encode())
@@ -160,6 +161,10 @@ def authenticate(path: Path, username: str, password: str) -> User | None:
         return None
     return User(username.strip(), entry.get("name", username), entry["role"],
                 parse_scope(username, entry.get("scope")))
+
+
+_DUMMY_HASH = bcrypt.hashpw(b"fengqiao-no-such-user", bcrypt.gensalt(rounds=10))
+THROTTLE_KEYS = 100_000  # remembered keys at most (random user names must not grow memory for ever)
 
 
 @dataclass
@@ -183,6 +188,10 @@ class LoginThrottle:
     def failed(self, *keys: str) -> None:
         now = self.clock()
         with self._lock:
+            while len(self._failures) >= THROTTLE_KEYS:  # forget the oldest
+                oldest = next(iter(self._failures))
+                self._failures.pop(oldest)
+                self._until.pop(oldest, None)
             for k in keys:
                 n = self._failures[k] = self._failures.get(k, 0) + 1
                 if n >= self.max_failures:
