@@ -426,8 +426,8 @@ def reasons_of(exc: ValidationError) -> list[dict[str, str]]:
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]
         typ = e["type"]
-        if typ in ("union_tag_invalid", "union_tag_not_found"):
-            loc = ["event_type"]
+        if typ in ("union_tag_invalid", "union_tag_not_found"):  # event_type, or a command's type
+            loc = [str((e.get("ctx") or {}).get("discriminator", "event_type")).strip("'")]
         field = ".".join(loc) or "(event)"
         en = e["msg"]
         zh = _ZH.get(typ, "取值无效")
@@ -497,8 +497,10 @@ def load_json(raw: bytes | str, max_bytes: int | None = None, max_depth: int | N
                               "zh": _ZH["json_invalid"], "type": "json_invalid"}]) from None
 
 
-def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
+def parse_event(raw: bytes | str | dict[str, Any] | None) -> Event:
     """Validate one event; raise `ContractError` naming every field at fault."""
+    if raw is None or raw == b"" or raw == "":
+        raise ContractError([{"field": "(event)", "en": "empty message (tombstone)", "zh": "空消息", "type": "empty"}])
     try:
         if isinstance(raw, dict):
             return EVENT_ADAPTER.validate_python(raw)

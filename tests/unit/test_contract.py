@@ -276,3 +276,8 @@ def test_big_integer_in_a_dict_names_the_field() -> None:
     bad = event("case.extended")
     bad["payload"]["days"] = 10 ** 5000
     assert fields_of(bad) == {"payload.days"}
+
+
+@pytest.mark.parametrize("raw", [None, b"", ""])
+def test_empty_message_and_tombstone(raw: Any) -> None:
+    assert fields_of(raw) == {"(event)"}
