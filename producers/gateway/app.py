@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengqiao import geo
-from fengqiao.contract import _ZH, ContractError, Event, load_json, reasons_of
+from fengqiao.contract import _ZH, CaseId, ContractError, Event, load_json, reasons_of
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
 from fengqiao.vocab import TZ as CST
@@ -220,7 +220,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
 
     def submit(events: list[Any], dead: list[DeadLetter] | None = None) -> list[Accepted]:
         """Write unless the broker is known to be down (then 503 at once, nothing written)."""
-        if not health.reachable and not health.probe():
+        if not health.reachable_now():
             raise Unavailable("the broker does not answer")
         return intake.submit(events, dead)
 
@@ -421,7 +421,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
     @app.get("/v1/cases/{case_id}", tags=["native"], summary="A case's current state (from the streams worker's view)",
              responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
                         **spec.answers(404, 429, 503)})
-    def get_case(request: Request, case_id: str) -> Response:
+    def get_case(request: Request, case_id: CaseId) -> Response:
         throttle(request)
         try:
             case = view.get(case_id)

@@ -90,17 +90,23 @@ NOT_IN_HEBEI = {"field": "lat/long/address_string", "type": "not_in_hebei",
                 "zh": "无法确定诉求所在地：请提供河北省内的经纬度、含河北县区或城市名称的地址，或 attribute[region_code]"}
 
 
+def check_jurisdiction(jurisdiction_id: str | None) -> str:
+    """The jurisdiction asked for: empty, Hebei (130000) or a Hebei division code; else ContractError."""
+    j = (jurisdiction_id or "").strip()
+    if j and j != PROVINCE_CODE and not is_known(j):
+        raise ContractError([{"field": "jurisdiction_id", "type": "jurisdiction",
+                              "en": f"unknown jurisdiction {j[:64]!r}: this endpoint serves Hebei ({PROVINCE_CODE})",
+                              "zh": f"未知的 jurisdiction_id：本接口只受理河北省（{PROVINCE_CODE}）"}])
+    return j
+
+
 def open311_form(fields: dict[str, str], locate: Callable[[float, float], str | None]) -> PetitionForm:
     """Open311 request fields → PetitionForm; `locate(lat, lon)` is the point-in-polygon lookup."""
     try:
         f = RequestFields.model_validate({k: v for k, v in fields.items() if v != ""})
     except ValidationError as exc:
         raise ContractError(reasons_of(exc)) from None
-    j = (f.jurisdiction_id or "").strip()
-    if j and j != PROVINCE_CODE and not is_known(j):
-        raise ContractError([{"field": "jurisdiction_id", "type": "jurisdiction",
-                              "en": f"unknown jurisdiction {j!r}: this endpoint serves Hebei ({PROVINCE_CODE})",
-                              "zh": f"未知的 jurisdiction_id：本接口只受理河北省（{PROVINCE_CODE}）"}])
+    j = check_jurisdiction(f.jurisdiction_id)
     region = f.region_code or (j if is_known(j) else None)
     if region is None and f.lat is not None and f.long is not None:
         region = locate(f.lat, f.long)

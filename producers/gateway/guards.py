@@ -120,6 +120,13 @@ class BrokerHealth:
         self._first.set()
         return ok
 
+    def reachable_now(self, max_age: float = 0.25) -> bool:
+        """The last answer if younger than `max_age` seconds, else a fresh probe (a refused
+        connection answers at once, so a stopped broker is seen before any write is tried)."""
+        if time.monotonic() - self.checked_at > max_age:
+            return self.probe()
+        return self.reachable
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="gateway-broker-health", daemon=True)
         self._thread.start()

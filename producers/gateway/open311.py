@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from fengqiao.contract import ContractError
+from fengqiao.contract import CaseId, Category, ContractError
 from producers.gateway import georeport as G
 from producers.gateway import spec
 from producers.gateway.intake import Unavailable
@@ -34,6 +34,19 @@ def render(fmt: str, root: str, status: int, body: Any, headers: dict[str, str] 
 
 def error(fmt: str, status: int, en: str, zh: str, headers: dict[str, str] | None = None) -> Response:
     return render(fmt, "errors", status, [{"code": status, "description": f"{en} / {zh}"}], headers)
+
+
+Jurisdiction = Annotated[str | None, Query(max_length=64, description="optional: this endpoint serves Hebei "
+                                           "only (130000 or a Hebei division code)")]
+
+
+def wrong_jurisdiction(fmt: str, jurisdiction_id: str | None) -> Response | None:
+    """The spec's 400 for a jurisdiction this endpoint does not serve, else None."""
+    try:
+        G.check_jurisdiction(jurisdiction_id)
+    except ContractError as exc:
+        return render(fmt, "errors", 400, G.open311_error(exc.reasons, 400))
+    return None
 
 
 @dataclass
@@ -56,14 +69,18 @@ def add_routes(app: FastAPI, h: Hooks) -> None:
 
     @app.get("/open311/v2/services.{format}", tags=["open311"], response_model=list[spec.Open311Service],
              responses={200: XML, **errs(400, 429, open311=True, xml=True)}, summary="Service list")
-    def services(request: Request, format: Format) -> Response:
+    def services(request: Request, format: Format, jurisdiction_id: Jurisdiction = None) -> Response:
         h.throttle(request)
+        if bad := wrong_jurisdiction(format, jurisdiction_id):
+            return bad
         return render(format, "services", 200, G.SERVICES)
 
     @app.get("/open311/v2/services/{service_code}.{format}", tags=["open311"], response_model=spec.Open311Definition,
              responses={200: XML, **errs(400, 404, 429, open311=True, xml=True)}, summary="Service definition")
-    def service(request: Request, service_code: str, format: Format) -> Response:
+    def service(request: Request, service_code: str, format: Format, jurisdiction_id: Jurisdiction = None) -> Response:
         h.throttle(request)
+        if bad := wrong_jurisdiction(format, jurisdiction_id):
+            return bad
         if service_code not in G.SERVICE_CODES:
             return error(format, 404, f"unknown service_code {service_code[:64]}", "未知的服务代码")
         return render(format, "service_definition", 200, G.service_definition(service_code))
@@ -111,18 +128,26 @@ def add_routes(app: FastAPI, h: Hooks) -> None:
 
     @app.get("/open311/v2/requests/{service_request_id}.{format}", tags=["open311"], response_model=list[spec.Open311Request],
              responses={200: XML, **errs(400, 404, 429, 503, open311=True, xml=True)}, summary="One service request")
-    def get_request(request: Request, service_request_id: str, format: Format) -> Response:
+    def get_request(request: Request, service_request_id: CaseId, format: Format,
+                    jurisdiction_id: Jurisdiction = None) -> Response:
         h.throttle(request)
+        if bad := wrong_jurisdiction(format, jurisdiction_id):
+            return bad
         status, out = one(service_request_id)
         return render(format, "errors" if status >= 400 else "service_requests", status, out)
 
     @app.get("/open311/v2/requests.{format}", tags=["open311"], response_model=list[spec.Open311Request],
              responses={200: XML, **errs(400, 429, 501, 503, open311=True, xml=True)},
              summary="List requests: ClickHouse in server mode; in embedded mode only by service_request_id")
-    def get_requests(request: Request, format: Format, service_request_id: str | None = None,
-                     service_code: str | None = None, start_date: datetime | None = None,
-                     end_date: datetime | None = None, status: Literal["open", "closed"] | None = None) -> Response:
+    def get_requests(request: Request, format: Format,
+                     service_request_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}(,[A-Za-z0-9_-]{1,64}){0,49}$",
+                                                               description="comma-separated, at most 50")] | None = None,
+                     service_code: Category | None = None, start_date: datetime | None = None,
+                     end_date: datetime | None = None, status: Literal["open", "closed"] | None = None,
+                     jurisdiction_id: Jurisdiction = None) -> Response:
         h.throttle(request)
+        if bad := wrong_jurisdiction(format, jurisdiction_id):
+            return bad
         ids = [i.strip() for i in service_request_id.split(",") if i.strip()] if service_request_id else None
         code, out = _list(h, ids, service_code, start_date, end_date, status)
         return render(format, "errors" if code >= 400 else "service_requests", code, out)
@@ -130,7 +155,8 @@ def add_routes(app: FastAPI, h: Hooks) -> None:
     def _list(h: Hooks, ids: list[str] | None, service_code: str | None, start: datetime | None,
               end: datetime | None, status: str | None) -> tuple[int, Any]:
         try:
-            rows = list_cases(h.settings, ids=ids, service_code=service_code, start=start, end=end, status=status)
+            rows = list_cases(h.settings, ids=ids, service_code=service_code and str(service_code), start=start, end=end,
+                              status=status)
         except ListsNotServed:
             if not ids or service_code or start or end or len(ids) > 50:
                 return 501, [{"code": 501, "description":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -37,7 +38,7 @@ class CaseView:
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         try:
-            r = self.client.get(f"{self.base}/cases/{case_id}/")  # the Faust view has a trailing slash
+            r = self.client.get(f"{self.base}/cases/{quote(case_id, safe='')}/")  # the Faust view has a trailing slash
         except httpx.HTTPError as exc:
             raise ReadbackUnavailable(f"streams case view at {self.base} unreachable: {type(exc).__name__}") from exc
         if r.status_code == 404:

@@ -45,3 +45,43 @@ def read_topic(settings: Settings, topic: str, committed_only: bool = False) -> 
         return out
     finally:
         c.close()
+
+
+class CaseViewStub:
+    """A stand-in for the streams worker's case view (`GET /cases/{id}/`), on a free port.
+
+    `with CaseViewStub() as v: v.cases[cid] = {...}`; unknown ids answer 404."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        from producers.gateway.embedded import free_port
+
+        cases: dict[str, dict[str, Any]] = {}
+        self.cases = cases
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                cid = self.path.rstrip("/").rsplit("/", 1)[-1]  # the Faust view: /cases/{id}/
+                found = cid in cases
+                body = json.dumps(cases[cid] if found else {"error": "not found"}).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "CaseViewStub":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
@@ -15,9 +13,9 @@ import pytest
 from fengqiao.records import DeadLetter
 from producers.dlq import list_dead_letters, resubmit_event
 from producers.gateway.config import GatewaySettings
-from producers.gateway.embedded import GatewayThread, free_port
+from producers.gateway.embedded import GatewayThread
 from producers.simulator import generate_events
-from tests.integration._intake_helpers import fresh_settings, read_topic
+from tests.integration._intake_helpers import CaseViewStub, fresh_settings, read_topic
 
 pytestmark = pytest.mark.integration
 CST = timezone(timedelta(hours=8))
@@ -27,36 +25,16 @@ FORM = {"region_code": "130102", "category": "dispute", "topic": "劳资纠纷",
         "content": "老板拖欠工资三个月", "citizen": {"name": "张三丰", "phone": "13812345678"}}
 
 
-class _CaseView(http.server.BaseHTTPRequestHandler):
-    """A stand-in for the streams worker's web view: GET /cases/{id}."""
-
-    cases: dict[str, dict] = {}
-
-    def do_GET(self) -> None:  # noqa: N802
-        cid = self.path.rstrip("/").rsplit("/", 1)[-1]  # the Faust view: /cases/{id}/
-        body = json.dumps(self.cases[cid]).encode() if cid in self.cases else b'{"error":"not found"}'
-        self.send_response(200 if cid in self.cases else 404)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a: Any) -> None:
-        pass
+@pytest.fixture(scope="module")
+def view() -> Iterator[CaseViewStub]:
+    with CaseViewStub() as v:
+        yield v
 
 
 @pytest.fixture(scope="module")
-def view() -> Iterator[str]:
-    port = free_port()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), _CaseView)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}"
-    srv.shutdown()
-
-
-@pytest.fixture(scope="module")
-def gw(kafka_bootstrap: str, view: str) -> Iterator[Any]:
+def gw(kafka_bootstrap: str, view: CaseViewStub) -> Iterator[Any]:
     s = fresh_settings(kafka_bootstrap)
-    g = GatewaySettings(api_keys=KEYS, max_body_bytes=64 * 1024, max_batch_events=200, streams_url=view)
+    g = GatewaySettings(api_keys=KEYS, max_body_bytes=64 * 1024, max_batch_events=200, streams_url=view.url)
     with GatewayThread(s, g) as gt:
         gt.settings, gt.gw = s, g
         gt.client = httpx.Client(base_url=gt.url, timeout=30)
@@ -184,7 +162,7 @@ def test_hotline_partial_import_dead_letters_bad_rows(gw: Any) -> None:
     assert any(e["event_id"] == fixed["event_id"] for e in _events(gw))
 
 
-def test_open311_create_and_read_back(gw: Any) -> None:
+def test_open311_create_and_read_back(gw: Any, view: CaseViewStub) -> None:
     s = gw.client.get("/open311/v2/services.json")
     assert s.status_code == 200 and len(s.json()) == 6
     assert gw.client.get("/open311/v2/services/dispute.json").json()["service_code"] == "dispute"
@@ -197,7 +175,7 @@ def test_open311_create_and_read_back(gw: Any) -> None:
     assert gw.client.post("/open311/v2/requests.json", data={**form, "api_key": "bad"}).status_code == 401
     bad = gw.client.post("/open311/v2/requests.json", data={**form, "service_code": "x"})
     assert bad.status_code == 400 and bad.json()[0]["code"] == 400  # GeoReport v2 answers errors with 400
-    _CaseView.cases[rid] = {"case_id": rid, "status": "assigned", "category": "complaint", "topic": "市容环境",
+    view.cases[rid] = {"case_id": rid, "status": "assigned", "category": "complaint", "topic": "市容环境",
                             "region_code": "130102", "department": "长安区城市管理综合执法局",
                             "received_at": "2026-11-23T09:00:00+08:00", "resolve_due_at": "2026-12-14T00:00:00+08:00"}
     one = gw.client.get(f"/open311/v2/requests/{rid}.json")
