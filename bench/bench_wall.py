@@ -98,7 +98,8 @@ def generate_cases(client, db: str, cases: int, region: str) -> None:
             INSERT INTO {db}.cases (case_id, version, status, category, topic, urgency, channel, region_code,
                 prefecture_code, department, level, received_at, assigned_at, signed_at, closed_at,
                 sign_due_at, resolve_due_at, return_count, reopen_count, last_rating, signed_on_time,
-                resolved_on_time, resolved_online, updated_at)
+                resolved_on_time, resolved_online, updated_at, phase, sign_status, sign_ended_at, resolve_status,
+                resolve_ended_at, assign_count, resolve_met_count)
             SELECT concat('B', toString(number)) AS cid, {version},
                    if(((number % 10) < 7 OR rec < now() - INTERVAL 30 DAY) AS closed, 'archived', 'signed'),
                    arrayElement(['consult','help','dispute','report','complaint','suggestion'], number % 6 + 1),
@@ -113,11 +114,13 @@ def generate_cases(client, db: str, cases: int, region: str) -> None:
                    rec + toIntervalHour(24), rec + toIntervalDay(number % 15 + 1),
                    number % 17 = 0, number % 23 = 0,
                    if(closed, arrayElement(['satisfied','basically_satisfied','dissatisfied'], number % 3 + 1), ''),
-                   number % 30 < 24, if(closed, number % 10 < 8, NULL), number % 13 = 0, rec
+                   number % 30 < 24, if(closed, number % 10 < 8, NULL), number % 13 = 0, rec,
+                   if(closed, 'closed', 'open'), 'met', rec + toIntervalHour(number % 30),
+                   if(closed, 'met', 'pending'), if(closed, rec + toIntervalHour(number % 400), NULL), 1, toUInt16(closed)
             FROM numbers({cases}) WHERE number % {frac} = 0""")
         client.command(f"""
             INSERT INTO {db}.open_cases ({open_cols}, is_deleted)
-            SELECT {open_cols}, NOT (closed_at IS NULL AND merged_into = '') FROM {db}.cases
+            SELECT {open_cols}, phase NOT IN ('open', 'awaiting_evaluation') FROM {db}.cases
             WHERE version = {version}""")
         if version == 1:
             cleanup_open_cases(client, db)

@@ -30,6 +30,11 @@ Choices where DESIGN.md is silent:
   archived is terminal.
 * on-time flags: `signed_on_time` of the last sign round that was signed,
   `resolved_on_time` of the current resolve round once met (None while open).
+
+`snapshot` writes the domain's judgement down (`fengqiao.domain.phase`): the case's phase
+and each *current* round's status (pending / met / dropped) with its due and end instants,
+so the read model and every screen count what the domain decided; its `signed_on_time`
+is the current sign round's.
 """
 
 from __future__ import annotations

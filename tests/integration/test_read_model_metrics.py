@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 import pytest
 
+from fengqiao.contract import parse_event
 from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import snapshot
 from fengqiao.domain.policy import load_policy
@@ -16,6 +17,7 @@ from fengqiao.vocab import TZ
 from producers.simulator import generate_events
 from sinks.schema import migrate
 from sinks.store import get_client
+from tests.integration.streams_harness import received
 from tests.integration.wall_figures import differences, from_domain, from_sql, replay_all, write
 
 pytestmark = pytest.mark.integration
@@ -37,3 +39,20 @@ def test_sql_counts_what_the_domain_counts(session_chdb_url: str, tmp_path) -> N
         domain, sql = from_domain(snaps, now), from_sql(client, db, now)
         assert not differences(domain, sql), "\n".join(differences(domain, sql))
         assert domain["board"] and domain["countdown"] and any(domain["rates"]["week"][1].values())
+
+
+def test_the_24_hour_trend_shows_the_first_minute(session_chdb_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A young store drew an empty trend for its first hour (one point draws no line): now
+    every hour of the 24 is a bar, the current one holding the first petition."""
+    client = get_client(Settings(clickhouse_url=session_chdb_url, data_dir=tmp_path))
+    db = "t_trend_" + uuid.uuid4().hex[:8]
+    migrate(client, db)
+    now = datetime.now(TZ)
+    at = max(now - timedelta(seconds=30), now.replace(minute=0, second=0, microsecond=0))
+    states, _ = replay_all([parse_event(received("FIRST", at))], load_policy(), load_calendar())
+    write(client, db, [snapshot(s) for s in states.values()])
+    from dashboard import queries
+
+    trend = queries.intake_trend(client, db, now=now)
+    assert len(trend) == 24 and trend[-1] == {"hour": now.strftime("%m-%d %H:00"), "n": 1}
+    assert sum(r["n"] for r in trend) == 1

@@ -218,3 +218,19 @@ def test_countdowns_with_injected_now():
     other = run(received("k2", "2026-09-30T16:00:00+08:00", urgency="urgent"))
     top = most_urgent([st, other], t("2026-09-30T17:00:00+08:00"))
     assert top[0][0].case_id == "k2"
+
+
+def test_snapshot_writes_each_current_rounds_status_down():
+    cid = "j1"
+    s = snapshot(run(received(cid, "2026-09-28T09:00:00+08:00"), assigned(cid, "2026-09-28T09:30:00+08:00")))
+    assert (s.phase, s.sign_status, s.resolve_status, s.assign_count) == ("open", "pending", "pending", 1)
+    s = snapshot(run(received(cid, "2026-09-28T09:00:00+08:00"), assigned(cid, "2026-09-28T09:30:00+08:00"),
+                     returned(cid, "2026-09-28T09:40:00+08:00")))
+    assert (s.sign_status, s.sign_ended_at) == ("dropped", t("2026-09-28T09:40:00+08:00"))  # back at dispatch
+    # signed on time, re-opened, re-assigned: the new round is pending, the old on-time flag is not reported
+    s = snapshot(run(*happy(cid)[:4], evaluated(cid, "2026-09-30T09:00:00+08:00", "dissatisfied"),
+                     assigned(cid, "2026-09-30T10:00:00+08:00")))
+    assert (s.phase, s.sign_status, s.signed_on_time, s.resolve_status, s.resolve_met_count) == \
+        ("open", "pending", None, "pending", 1)
+    s = snapshot(run(*happy(cid)))
+    assert (s.phase, s.resolve_status, s.resolve_met_count) == ("closed", "met", 1)
