@@ -6,134 +6,136 @@ trying the wall without the pipeline:
 
     FENGQIAO_DATA_DIR=/tmp/x python -m dashboard.seed --cases 400
 
-Contact data is stored masked (139****5678); the first case also has a sealed
-clear form (for the reveal) and a clear phone number in its free text, which
-every page must mask.
+The histories are the simulator's (`producers.scenario`, default SLA profile, real
+time): one source of what a case's history looks like, each replayed through the
+domain lifecycle into the snapshots the streams worker would publish, and every event
+mapped to rows by the sink's own `sinks.rows.map_event`. Contact data is stored masked
+(139****5678); the first case also has a sealed clear form (for the reveal) and a clear
+phone number in its free text, which every page must mask.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
-import uuid
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from fengqiao import privacy
-from fengqiao.domain.calendar import load_calendar
-from fengqiao.domain.lifecycle import replay, snapshot
-from fengqiao.domain.policy import load_policy
-from fengqiao.records import CaseSnapshot
-from fengqiao.settings import DEV_PII_KEY
 from fengqiao import regions as rg
-from fengqiao.vocab import SCHEMA_VERSION, STAGE_ZH
+from fengqiao.contract import Envelope, parse_event
+from fengqiao.domain.calendar import load_calendar
+from fengqiao.domain.lifecycle import CaseState, snapshot
+from fengqiao.domain.phase import Phase, phase_of
+from fengqiao.domain.policy import load_policy
+from fengqiao.settings import DEV_PII_KEY
+from fengqiao.vocab import STAGE_ZH
 from fengqiao.vocab import TZ as SH
-from sinks.rows import COLUMNS, case_row, open_case_row
+from producers.scenario import Scenario
+from producers.sim_check import replay_all
+from sinks.rows import COLUMNS, case_row, map_event, open_case_row
 from sinks.schema import migrate
 
-CHANNELS = ["hotline", "web", "app", "wechat", "qrcode", "window", "open311"]
-CATEGORIES = ["consult", "help", "dispute", "report", "complaint", "suggestion"]
-TOPICS = ["劳资纠纷", "物业管理", "邻里纠纷", "征地拆迁", "婚姻家庭", "环境污染"]
-DEPTS = ["县社会矛盾纠纷调处中心", "街道综治中心", "乡镇司法所", "县人社局", "县住建局", "县生态环境局"]
+SPAN, RECENT = timedelta(days=6), timedelta(hours=10)
 MASKED_PHONE = "139****5678"
 CLEAR_PHONE = "13912345678"  # only ever inside a payload's free text (must be masked on display) and sealed
 FIRING_ALERT_ID = "alert-demo-firing-1"
-SEED_NS = uuid.UUID("5eed0000-0000-5000-8000-000000000001")
 
 
 def seed(client: Any, db: str, cases: int = 300, seed: int = 7, now: datetime | None = None,
          pii_key: str = DEV_PII_KEY) -> dict[str, Any]:
-    """Write `cases` cases with their received events, some alerts and masked contacts."""
-    rnd = random.Random(seed)
+    """Write `cases` simulated cases (their events, snapshots and masked contacts) and some alerts."""
     now = now or datetime.now(SH)
     migrate(client, db)
-    counties = rg.counties()  # zones too: they have no shape and count at their city
-    ev_rows, case_snaps, contact_rows = [], [], []
-    ids = []
-    for i in range(cases):
-        cid = f"C{seed:02d}{i:06d}"
-        ids.append(cid)
-        region = rnd.choice(counties)
-        received = now - timedelta(minutes=rnd.randint(1, 60 * 24 * 6))
-        if i < cases // 3:
-            received = now - timedelta(minutes=rnd.randint(1, 600))  # a third today
-        received = min(received, now - timedelta(minutes=1))
-        channel, cat, topic = rnd.choice(CHANNELS), rnd.choice(CATEGORIES), rnd.choice(TOPICS)
-        urgency = rnd.choice(["urgent", "pressing", "normal", "normal"])
-        dept = rnd.choice(DEPTS)
-        closed = rnd.random() < 0.35
-        signed = closed or rnd.random() < 0.5
-        rating = rnd.choice(["satisfied", "basically_satisfied", "dissatisfied", ""]) if closed else ""
-        payload = {"category": cat, "topic": topic, "urgency": urgency, "title": f"{topic}求助",
-                   "content": f"{topic}相关诉求" + (f"，联系电话{CLEAR_PHONE}" if i == 0 else ""),
-                   "citizen": {"name": "张**", "phone": MASKED_PHONE}}
-        ev_rows.append([uuid.uuid4(), "petition.received", cid, received, received, region.code,
-                        region.parent_code, channel, "citizen", cat, topic, urgency, "",
-                        json.dumps(payload, ensure_ascii=False), 0, i])
-        ev_rows.append([uuid.uuid4(), "case.assigned", cid, received + timedelta(seconds=30),
-                        received + timedelta(seconds=30), region.code, region.parent_code, "internal",
-                        "platform", "", "", "", dept, json.dumps({"department": dept, "level": "county"},
-                                                                 ensure_ascii=False), 0, cases + i])
-        steps: list[tuple[timedelta, str, dict[str, Any]]] = [
-            (timedelta(seconds=30), "case.assigned", {"department": dept, "level": "county"})]
-        if signed:
-            steps.append((timedelta(minutes=20), "case.signed", {"department": dept}))
-        if closed:
-            steps.append((timedelta(hours=3), "case.replied", {"department": dept, "result": "已办理", "resolved": True}))
-            if rating:
-                steps.append((timedelta(hours=4), "case.evaluated", {"rating": rating}))
-            if rnd.random() < 0.5 and rating != "dissatisfied":
-                steps.append((timedelta(hours=5), "case.archived", {}))
-        case_snaps.append(_snapshot(cid, region.code, channel, {k: v for k, v in payload.items() if k != "citizen"},
-                                    received, [st for st in steps if received + st[0] < now]))
-        sealed = privacy.seal({"name": "张三丰", "phone": CLEAR_PHONE}, pii_key) if i == 0 else ""
-        contact_rows.append([cid, "张**", MASKED_PHONE, "", sealed, now])
-    case_rows = [case_row(c) for c in case_snaps]
-    client.insert(f"{db}.events", ev_rows, column_names=[
-        "event_id", "event_type", "case_id", "occurred_at", "ingested_at", "region_code", "prefecture_code",
-        "channel", "actor_role", "category", "topic", "urgency", "department", "payload",
-        "kafka_partition", "kafka_offset"])
+    events = history(cases, seed, now, pii_key)
+    states, refused = replay_all(events, load_policy(), load_calendar())
+    assert not refused, refused[0]  # the simulator only writes histories the lifecycle accepts
+    received = [e.case_id for e in events if e.event_type == "petition.received"]
+    first = _first_case(events, states, pii_key)
+    ids = [first, *(c for c in received if c != first)]
+    rows: dict[str, list[tuple[Any, ...]]] = {"events": [], "contacts": []}
+    for offset, ev in enumerate(events):
+        mapped = map_event(ev.to_json(), 0, offset, ev.occurred_at, pii_key)
+        assert not isinstance(mapped, str), mapped
+        for r in mapped:
+            rows[r.table].append(r.row)
+        if ev.case_id == first and ev.event_type == "petition.received":  # the clear number stays in the text:
+            rows["events"][-1] = (*rows["events"][-1][:13], _with_clear_phone(ev), *rows["events"][-1][14:])
+    client.insert(f"{db}.events", rows["events"], column_names=list(COLUMNS["events"]))
+    client.insert(f"{db}.contacts", rows["contacts"], column_names=list(COLUMNS["contacts"]))
     # what the sink writes for every snapshot: `cases`, and `open_cases` for the wall's board
-    client.insert(f"{db}.cases", case_rows, column_names=list(COLUMNS["cases"]))
-    client.insert(f"{db}.open_cases", [open_case_row(c) for c in case_snaps], column_names=list(COLUMNS["open_cases"]))
-    client.insert(f"{db}.contacts", contact_rows,
-                  column_names=["case_id", "name_masked", "phone_masked", "phone_hash", "sealed", "updated_at"])
+    snaps = {cid: snapshot(st) for cid, st in states.items()}
+    client.insert(f"{db}.cases", [case_row(c) for c in snaps.values()], column_names=list(COLUMNS["cases"]))
+    client.insert(f"{db}.open_cases", [open_case_row(c) for c in snaps.values()],
+                  column_names=list(COLUMNS["open_cases"]))
     alerts = []
-    for k in range(8):
-        cid = ids[k]
-        region = case_snaps[k].region_code
+    open_ids = [c for c in ids if snaps[c].phase == Phase.open]
+    for k, cid in enumerate([first, *(c for c in open_ids if c != first)][:8]):
+        region = snaps[cid].region_code
         stage = ["escalation", "overdue", "warning", "reminder"][k % 4]  # the first: critical and newest
         sev = {"reminder": "info", "warning": "warning", "overdue": "critical", "escalation": "critical"}[stage]
         aid = FIRING_ALERT_ID if k == 0 else f"alert-demo-{k}"
         alerts.append(_alert(aid, f"sla:{cid}:resolve:{stage}:0", "sla", stage, sev, "firing", cid, [],
                              region, now - timedelta(minutes=k * 7),
-                             f"{rg.name_of(region)} {case_snaps[k].topic}案件 {STAGE_ZH[stage]}"))
+                             f"{rg.name_of(region)} {snaps[cid].topic}案件 {STAGE_ZH[stage]}"))
     for k, kind in enumerate(["hotspot", "class_case", "hotspot"]):
-        region = case_snaps[10 + k].region_code
+        region = snaps[ids[10 + k]].region_code
         alerts.append(_alert(f"alert-demo-ew-{k}", f"{kind}:{region}:{k}", kind, "", "warning", "firing", "",
                              ids[10:14], region, now - timedelta(minutes=5 + k),
-                             f"{rg.name_of(region)} {TOPICS[k]} " + ("诉求量激增" if kind == "hotspot" else "类案聚集")))
+                             f"{rg.name_of(region)} {snaps[ids[10 + k]].topic} "
+                             + ("诉求量激增" if kind == "hotspot" else "类案聚集")))
     insert_alerts(client, db, alerts)
-    return {"cases": cases, "case_ids": ids, "firing_alert": FIRING_ALERT_ID}
+    return {"cases": len(ids), "case_ids": ids, "firing_alert": FIRING_ALERT_ID}
 
 
-def _snapshot(cid: str, region: str, channel: str, payload: dict[str, Any], received: datetime,
-              steps: list[tuple[timedelta, str, dict[str, Any]]]) -> CaseSnapshot:
-    """A case's snapshot as the streams worker writes it: its history through the lifecycle."""
-    evs = [{"schema_version": SCHEMA_VERSION, "event_id": str(uuid.uuid5(SEED_NS, f"{cid}:{n}")), "event_type": etype,
-            "case_id": cid, "occurred_at": (received + delay).isoformat(), "region_code": region,
-            "channel": channel if etype == "petition.received" else "internal", "payload": body}
-           for n, (delay, etype, body) in enumerate([(timedelta(0), "petition.received", payload), *steps])]
-    state = replay(evs, load_policy(), _calendar())
-    assert state is not None
-    return snapshot(state)
+def history(cases: int, seed: int, now: datetime, pii_key: str = DEV_PII_KEY) -> list[Envelope]:
+    """The events, up to `now`, of `cases` cases from the simulator (`producers.scenario`, the
+    same traffic `fengqiao simulate` sends): two thirds received over the last six days, a
+    third over the last ten hours (or since midnight), so today's figures are never empty."""
+    recent = cases // 3
+    since_midnight = now - datetime.combine(now.astimezone(SH).date(), time(0), SH)
+    window = max(min(RECENT, since_midnight), timedelta(minutes=5))
+    evs = _cases_from(seed, now - SPAN, now, cases - recent, pii_key, curve=True)
+    evs += _cases_from(seed + 1, now - window, now, recent, pii_key, curve=False)
+    evs.sort(key=lambda e: e.occurred_at)  # stable: each case keeps its own order
+    return evs
 
 
-@lru_cache(maxsize=1)
-def _calendar() -> Any:
-    return load_calendar()
+def _cases_from(seed: int, start: datetime, end: datetime, n: int, pii_key: str, curve: bool) -> list[Envelope]:
+    """The first `n` cases a scenario receives from `start`, with their events before `end`."""
+    span = (end - start).total_seconds()
+    sc = Scenario(seed, start, 1.0, max(1.3 * n / span, 1e-6), pii_key=pii_key, curve=curve, policy=load_policy(),
+                  surge_every=1e12)  # no surges: the few early-warning alerts below are written directly
+    evs = []
+    while sc.peek_time() < span:
+        evs.append(sc.next_event()[1])
+    keep = [e.case_id for e in evs if e.event_type == "petition.received"][:n]
+    wanted = set(keep)
+    return [e for e in evs if e.case_id in wanted]
+
+
+def _first_case(events: list[Envelope], states: dict[str, CaseState], pii_key: str) -> str:
+    """The case the console shows first (the newest critical alert's): the latest one still open,
+    made to carry a sealed contact and a clear phone number in its free text."""
+    open_ = [e for e in events if e.event_type == "petition.received" and _phase(states[e.case_id]) == Phase.open]
+    ev = (open_ or [e for e in events if e.event_type == "petition.received"])[-1]
+    i = events.index(ev)
+    raw = json.loads(ev.to_json())
+    raw["payload"]["content"] = raw["payload"]["content"][:3900] + f"，联系电话{CLEAR_PHONE}"
+    raw["payload"]["citizen"] = privacy.protect_citizen({"name": "张三丰", "phone": CLEAR_PHONE}, pii_key,
+                                                        seal_clear=True)
+    events[i] = parse_event(raw)
+    return ev.case_id
+
+
+def _phase(state: CaseState) -> Phase:
+    return phase_of(state.status, state.resolved, bool(state.merged_into))
+
+
+def _with_clear_phone(ev: Envelope) -> str:
+    """The payload column as a careless writer would store it (the sink scrubs free text; the
+    pages must mask what they show all the same): the text unscrubbed, the sealed form dropped."""
+    return ev.payload.model_dump_json(exclude_none=True, exclude={"citizen": {"sealed"}})  # type: ignore[attr-defined]
 
 
 def _alert(aid: str, dedup: str, kind: str, stage: str, sev: str, state: str, cid: str, cids: list[str],

@@ -36,6 +36,7 @@ from fengqiao.domain.calendar import WorkCalendar, load_calendar
 from fengqiao.domain.lifecycle import LifecycleError, apply
 from fengqiao.domain.policy import Policy, load_policy
 from fengqiao.regions import regions
+from fengqiao.settings import DEV_PII_KEY
 from fengqiao.vocab import SCHEMA_VERSION
 from fengqiao.vocab import TZ as CST
 from producers import sim_data as D
@@ -43,7 +44,7 @@ from producers.sim_case import DAY, HOUR, MIN, Behaviour, Pace, SimCase, Step, l
 
 log = logging.getLogger("fengqiao.simulator")
 DEFAULT_START = datetime(2026, 11, 23, 8, 0, tzinfo=CST)  # a Monday morning
-DEFAULT_PII_KEY = "fengqiao-dev-only-change-me"
+DEFAULT_PII_KEY = DEV_PII_KEY  # the built-in development key (fengqiao.settings)
 
 
 class Scenario:
@@ -118,7 +119,13 @@ class Scenario:
         return self.rate * (self._curve[i] * (1 - frac) + self._curve[(i + 1) % 24] * frac)
 
     def _interarrival(self, t: float) -> float:
-        return t + self.rng.expovariate(max(self._intensity(t), 1e-6))
+        """The next arrival after `t` of the Poisson process with the curve's intensity, by
+        thinning (a draw at the night's low rate used to skip a whole day at `speed` 1)."""
+        peak = self.rate * (max(self._curve) if self.curve else 1.0)
+        while True:
+            t += self.rng.expovariate(peak)
+            if not self.curve or self.rng.random() * peak <= self._intensity(t):
+                return t
 
     def _push(self, t: float, kind: str, obj: Any) -> None:
         self._seq += 1

@@ -11,6 +11,7 @@ from fengqiao.contract import parse_event
 from fengqiao.regions import counties
 from fengqiao.domain.policy import load_policy
 from producers.scenario import DEFAULT_START, Scenario
+from producers.sim_case import Behaviour
 from producers.sim_check import realism, replay_all
 from producers.simulator import generate_events
 
@@ -69,8 +70,9 @@ def test_many_seeds_every_history_accepted_by_the_lifecycle() -> None:
     # level the lifecycle had already raised the case to (~26 dead letters in 20,000 events),
     # and archived a case re-opened a third time
     bad, dropped, twice = [], 0, 0
-    for seed in range(12):
-        events, rejected = _drain(seed, 2500, speed=3600)
+    grumpy = Behaviour(dissatisfied_first=60, dissatisfied_again=60, first_return=0.3)  # the rare paths, often
+    for seed in range(8):  # no surges: they would fill the window with petitions; ~26 refusals before the fix
+        events, rejected = _drain(seed, 2000, speed=3600, surge_every=1e9, behaviour=grumpy if seed >= 6 else None)
         states, refused = replay_all(events)
         bad += [(seed, str(x)) for x in refused]
         dropped += rejected
