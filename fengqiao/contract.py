@@ -97,7 +97,16 @@ def _in_window(v: datetime) -> datetime:
     return v
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_in_window)]
+def _window_schema(schema: dict[str, Any]) -> None:
+    """The window in the JSON schema (OpenAPI), as the limits in effect when it is generated."""
+    lim = current_limits()
+    ahead = int(lim.ahead.total_seconds())
+    schema["description"] = (f"RFC 3339 with offset, from {lim.earliest.isoformat()} to now + {ahead} s / "
+                             f"带时区偏移的时间，{lim.earliest.date()} 至当前时间后 {ahead} 秒")
+    schema["x-window"] = {"earliest": lim.earliest.isoformat(), "ahead_seconds": ahead}
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_window), Field(json_schema_extra=_window_schema)]
 CaseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]

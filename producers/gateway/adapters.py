@@ -19,10 +19,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fengqiao import privacy
-from fengqiao.contract import Category, Channel, ContractError, Difficulty, HebeiCode, Location, Urgency, load_json, reasons_of
+from fengqiao.contract import (Category, Channel, ContractError, Difficulty, HebeiCode, Instant, Location, Urgency, load_json,
+                               reasons_of)
 from fengqiao.regions import is_known
 from fengqiao.vocab import SCHEMA_VERSION
 from fengqiao.vocab import TZ as CST
@@ -70,7 +71,7 @@ class PetitionForm(BaseModel):
     location: Location | None = None
     formal_petition: bool = False
     channel: Channel | None = Field(default=None, description="defaults to the API key's channel")
-    occurred_at: AwareDatetime | None = Field(default=None, description="defaults to the time of receipt")
+    occurred_at: Instant | None = Field(default=None, description="defaults to the time of receipt")
     external_id: str | None = Field(default=None, min_length=1, max_length=64,
                                     description="the channel's own ticket number; makes re-submission idempotent")
 

@@ -311,7 +311,8 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
     events_body = TypeAdapter(Union[Event, Annotated[list[Event], Field(min_length=1, max_length=gw.max_batch_events)]])
 
     @app.post("/v1/events", tags=["native"], **write,
-              openapi_extra={**keyed, **spec.reads({"application/json": events_body})},
+              openapi_extra={**keyed, **spec.reads({"application/json": events_body},
+                                                   {"application/json": spec.EVENT_EXAMPLE})},
               summary="One contract event (JSON object) or a batch (JSON array), all-or-nothing")
     async def post_events(request: Request) -> Response:
         body = await request.body()
@@ -335,7 +336,8 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         return await _threaded(run, request, channel, body, work)
 
     @app.post("/v1/petitions", tags=["native"], **write,
-              openapi_extra={**keyed, **spec.reads({"application/json": A.PetitionForm})},
+              openapi_extra={**keyed, **spec.reads({"application/json": A.PetitionForm},
+                                                   {"application/json": spec.PETITION_EXAMPLE})},
               summary="A new petition in a channel-friendly form; the gateway assigns case_id and event_id")
     async def post_petition(request: Request) -> Response:
         """New petitions come from intake channels and the platform, never from a department key."""
@@ -353,7 +355,8 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
     text_body = {"type": "string", "maxLength": gw.max_body_bytes}
 
     @app.post("/v1/channels/hotline/batch", tags=["channels"], **write,
-              openapi_extra={**keyed, **spec.reads({"text/csv": text_body, "application/x-ndjson": text_body})},
+              openapi_extra={**keyed, **spec.reads({"text/csv": text_body, "application/x-ndjson": text_body},
+                                                   {"text/csv": spec.HOTLINE_EXAMPLE})},
               summary="12345 hotline export: CSV (text/csv) or JSON lines (application/x-ndjson), hotline column names")
     async def post_hotline(request: Request, partial: bool = False, format: Literal["csv", "jsonl"] | None = None) -> Response:
         """All-or-nothing by default; `?partial=true` accepts the good rows and sends
@@ -397,9 +400,9 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         return await _threaded(run, request, channel, body, work)
 
     def _form_endpoint(path: str, allowed: set[str], to_form: Callable[[dict[str, Any], str], A.PetitionForm],
-                       model: type, summary: str) -> None:
+                       model: type, example: dict[str, Any], summary: str) -> None:
         @app.post(path, tags=["channels"], summary=summary, name=path, **write,
-                  openapi_extra={**keyed, **spec.reads({"application/json": model})})
+                  openapi_extra={**keyed, **spec.reads({"application/json": model}, {"application/json": example})})
         async def post_form(request: Request) -> Response:
             channel = channel_of(request, allowed)
             body = await request.body()
@@ -412,9 +415,11 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
 
             return await _threaded(run, request, channel, body, work)
 
-    _form_endpoint("/v1/channels/wechat", {"wechat"}, A.wechat_form, A.WechatForm, "WeChat mini-program form (camelCase)")
-    _form_endpoint("/v1/channels/app", {"app"}, A.wechat_form, A.WechatForm, "Mobile app form (same shape as the mini-program)")
-    _form_endpoint("/v1/channels/qrcode", {"qrcode"}, lambda d, _: A.qrcode_form(d), A.QrForm,
+    _form_endpoint("/v1/channels/wechat", {"wechat"}, A.wechat_form, A.WechatForm, spec.WECHAT_EXAMPLE,
+                   "WeChat mini-program form (camelCase)")
+    _form_endpoint("/v1/channels/app", {"app"}, A.wechat_form, A.WechatForm, spec.WECHAT_EXAMPLE,
+                   "Mobile app form (same shape as the mini-program)")
+    _form_endpoint("/v1/channels/qrcode", {"qrcode"}, lambda d, _: A.qrcode_form(d), A.QrForm, spec.QR_EXAMPLE,
                    "民情码 QR sticker form: the region comes from the scanned code")
 
     # ------------------------------------------------------------ read-back

@@ -87,7 +87,8 @@ def add_routes(app: FastAPI, h: Hooks) -> None:
 
     @app.post("/open311/v2/requests.{format}", status_code=202, tags=["open311"], response_model=list[spec.Open311Created],
               responses={202: XML, **errs(400, 401, 403, 409, 413, 415, 429, 500, 503, open311=True, xml=True)},
-              openapi_extra=spec.reads({"application/x-www-form-urlencoded": G.RequestFields}),
+              openapi_extra=spec.reads({"application/x-www-form-urlencoded": G.RequestFields},
+                                       {"application/x-www-form-urlencoded": spec.OPEN311_EXAMPLE}),
               summary="Create a service request (form-encoded, as the spec says)")
     async def post_request(request: Request, format: Format) -> Response:
         body = await request.body()

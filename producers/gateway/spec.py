@@ -159,12 +159,31 @@ WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 500, 503)
 _BODIES: dict[str, dict[str, Any]] = {}  # key -> {"content": {media type: schema source}, "required": bool}
 
 
-def reads(content: dict[str, Any], required: bool = True) -> dict[str, Any]:
+def reads(content: dict[str, Any], examples: dict[str, Any] | None = None, required: bool = True) -> dict[str, Any]:
     """`openapi_extra=` for a route that reads its body itself: {media type: a pydantic type,
-    a TypeAdapter or a JSON schema dict}; the schemas are generated when the document is."""
+    a TypeAdapter or a JSON schema dict}, and an example per media type; the schemas are
+    generated when the document is."""
     key = f"b{len(_BODIES)}"
-    _BODIES[key] = {"content": content, "required": required}
+    _BODIES[key] = {"content": content, "required": required, "examples": examples or {}}
     return {"x-fengqiao-body": key}
+
+
+EVENT_EXAMPLE = {
+    "schema_version": 1, "event_id": "7d4f0a52-3c1e-4b8a-9f2d-1e6c5b4a3d20", "event_type": "petition.received",
+    "case_id": "HL-20261123-0001", "occurred_at": "2026-11-23T09:15:00+08:00", "region_code": "130102",
+    "channel": "hotline", "actor": {"role": "operator", "id": "op-017"},
+    "payload": {"category": "complaint", "topic": "物业管理", "urgency": "pressing", "title": "小区停水",
+                "content": "小区停水三天，物业不予答复", "citizen": {"name": "张**", "phone": "138****5678"}},
+}
+PETITION_EXAMPLE = {"region_code": "130102", "category": "dispute", "topic": "劳资纠纷", "title": "欠薪",
+                    "content": "老板拖欠工资三个月", "citizen": {"name": "张三丰", "phone": "13812345678"}}
+WECHAT_EXAMPLE = {"openid": "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", "areaCode": "130102", "type": "求助", "subject": "社会保障",
+                  "detail": "请问养老保险如何转移", "submitTime": 1763860500000}
+QR_EXAMPLE = {"qr": "https://mqm.example.gov.cn/q/130627/0042", "content": "路灯坏了一周", "topic": "市容环境"}
+HOTLINE_EXAMPLE = ("工单编号,来电时间,来电号码,区县编码,诉求类型,诉求分类,紧急程度,诉求内容\n"
+                   "GD20261123001,2026-11-23 09:15:00,13812345678,130102,投诉,物业管理,加急,小区停水三天\n")
+OPEN311_EXAMPLE = {"service_code": "dispute", "lat": 38.0428, "long": 114.5149, "description": "楼上装修噪音持续到深夜",
+                   "attribute[topic]": "邻里纠纷"}
 
 
 def _schema_of(source: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +241,9 @@ def install(app: FastAPI, *, security: bool = True) -> None:
                 if decl is None:
                     continue
                 op["requestBody"] = {"required": decl["required"], "content": {
-                    mt: {"schema": _schema_of(src, schemas)} for mt, src in decl["content"].items()}}
+                    mt: {"schema": _schema_of(src, schemas),
+                         **({"example": decl["examples"][mt]} if mt in decl["examples"] else {})}
+                    for mt, src in decl["content"].items()}}
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         if security:

@@ -62,6 +62,27 @@ def test_hotline_jsonl_and_errors_name_hotline_columns() -> None:
         A.parse_hotline_export("工单编号,奇怪的列\n1,2\n".encode(), "csv")
 
 
+@pytest.mark.parametrize("line", [
+    b'{"x": ' + b"9" * 5000 + b"}",  # beyond Python's integer digit limit
+    b"[" * 100_000,
+    json.dumps({"工单编号": "A", "来电时间": 1e300}).encode(),  # epoch ms far beyond any calendar
+    json.dumps({"工单编号": "A", "诉求内容": 12345}).encode(),  # content not a string
+    json.dumps({"工单编号": "A", "来电时间": "9999-12-31 23:59:59"}).encode(),
+])
+def test_hostile_hotline_rows_are_contract_errors_not_crashes(line: bytes) -> None:
+    with pytest.raises(ContractError) as e:
+        for row in A.parse_hotline_export(line, "jsonl"):
+            A.hotline_row_form(row)
+    assert all(r["en"] and r["zh"] for r in e.value.reasons)
+
+
+def test_wechat_submit_time_is_bounded() -> None:
+    body = {"areaCode": "130102", "type": "求助", "subject": "教育", "detail": "x", "submitTime": 10**20}
+    with pytest.raises(ContractError) as e:
+        A.wechat_form(body, "wechat")
+    assert e.value.reasons[0]["field"] == "submitTime"
+
+
 def test_wechat_form_mapping() -> None:
     body = {"openid": "o-abc", "realName": "李四", "mobile": "13700001111", "areaCode": "130602", "type": "解纷",
             "subject": "邻里纠纷", "detail": "楼上漏水", "urgent": True, "latitude": 38.87, "longitude": 115.46,
