@@ -15,32 +15,31 @@ interactive one at /docs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import threading
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Callable, Literal, Union
 
-import importlib.util
-import threading
-from pathlib import Path
-
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengqiao import geo
-from fengqiao.contract import _ZH, CaseId, ContractError, Event, load_json, reasons_of
+from fengqiao.contract import CaseId, ContractError, Event, load_json, reasons_of
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
 from fengqiao.vocab import TZ as CST
 from producers.gateway import adapters as A
+from producers.gateway import open311, spec
 from producers.gateway.authz import KeyRing, endpoint_denial
 from producers.gateway.config import INTAKE_CHANNELS, GatewaySettings, gateway_settings
-from producers.gateway import open311, spec
+from producers.gateway.errors import HttpError, install_handlers, too_large
+from producers.gateway.errors import json_response as _json
 from producers.gateway.guards import BodyLimit, BrokerHealth, RateLimiter, is_json_type, retry_after
 from producers.gateway.intake import Accepted, Conflict, Forbidden, Intake, Unavailable, fingerprint
 from producers.gateway.readback import CaseView, ReadbackUnavailable
@@ -48,53 +47,11 @@ from producers.gateway.readback import CaseView, ReadbackUnavailable
 log = logging.getLogger("fengqiao.gateway")
 
 
-class HttpError(Exception):
-    def __init__(self, status: int, code: str, en: str, zh: str, errors: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None):
-        self.status, self.code, self.en, self.zh, self.errors = status, code, en, zh, errors or []
-        self.headers = headers
-
-    def body(self) -> dict[str, Any]:
-        b: dict[str, Any] = {"error": self.code, "message": f"{self.en} / {self.zh}"}
-        if self.errors:
-            b["errors"] = [{"field": e["field"], "en": e["en"], "zh": e["zh"]} for e in self.errors]
-        return b
-
-
-def _too_large(limit: int, path: str) -> tuple[int, bytes]:
-    e = HttpError(413, "payload_too_large", f"request body over {limit} bytes", f"请求体超过 {limit} 字节")
-    body: Any = [{"code": 413, "description": f"{e.en} / {e.zh}"}] if path.startswith("/open311/") else e.body()
-    return 413, json.dumps(body, ensure_ascii=False).encode()
-
-
 def shipped_maps() -> Path:
     """The county shapes the wall ships (`dashboard/assets/maps`), found without importing the wall."""
     found = importlib.util.find_spec("dashboard")
     base = next(iter(found.submodule_search_locations or [])) if found else Path(__file__).parents[2] / "dashboard"
     return Path(base) / "assets" / "maps"
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=body, headers=headers)
-
-
-def _reasons_from_fastapi(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    out = []
-    for e in errors:
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
-        typ, msg = e.get("type", ""), str(e.get("msg", "invalid"))
-        zh = _ZH.get(typ, "取值无效")
-        ctx = e.get("ctx") or {}
-        if "Hebei" in msg:
-            zh = "行政区划代码不在河北省区划表中"
-        elif typ == "value_error" and " / " in msg:
-            zh = msg.rsplit(" / ", 1)[1]
-        elif typ == "string_too_long" and "max_length" in ctx:
-            zh += f"（最多 {ctx['max_length']} 字）"
-        elif typ in ("literal_error", "enum") and "expected" in ctx:
-            zh += f"（允许：{ctx['expected']}）"
-        out.append({"field": ".".join(loc) or "(body)", "en": msg, "zh": zh})
-    return out
 
 
 def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: Intake | None = None) -> FastAPI:
@@ -123,51 +80,11 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
 
     app = FastAPI(title="网上枫桥 受理网关 Fengqiao intake gateway", version="1", lifespan=lifespan,
                   description="One stream for every channel: native JSON events, channel forms, Open311 GeoReport v2.")
-    app.add_middleware(BodyLimit, limit=gw.max_body_bytes, reject=_too_large)
+    app.add_middleware(BodyLimit, limit=gw.max_body_bytes, reject=too_large)
     app.state.intake = intake
     app.state.health = health
     spec.install(app)
-
-    def _fmt(request: Request) -> str | None:
-        """"json"/"xml" on an Open311 path (its errors take the spec's shape), else None."""
-        path = request.url.path
-        if not path.startswith("/open311/"):
-            return None
-        return "xml" if path.endswith(".xml") else "json"
-
-    @app.exception_handler(HttpError)
-    async def _http_error(request: Request, exc: HttpError) -> Response:
-        fmt = _fmt(request)
-        if fmt:
-            return open311.error(fmt, exc.status, exc.en, exc.zh, exc.headers)
-        return _json(exc.status, exc.body(), exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        reasons = _reasons_from_fastapi(list(exc.errors()))
-        fmt = _fmt(request)
-        if fmt:
-            return open311.render(fmt, "errors", 400, [{"code": 400, "description": f"{r['field']}: {r['en']} / {r['zh']}"}
-                                                      for r in reasons])
-        return _json(422, HttpError(422, "invalid_input", "invalid input", "输入有误", reasons).body())
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _starlette(request: Request, exc: StarletteHTTPException) -> Response:
-        zh = {404: "未找到", 405: "不支持该请求方法"}.get(exc.status_code, "请求无法处理")
-        en = {404: "not found", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
-        fmt = _fmt(request)
-        if fmt:
-            return open311.error(fmt, exc.status_code, en, zh, dict(exc.headers or {}))
-        return _json(exc.status_code, HttpError(exc.status_code, en.replace(" ", "_"), en, zh).body(), dict(exc.headers or {}))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        # the request body is not logged: it may carry personal data
-        log.error("500 %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
-        e = HttpError(500, "internal_error", "internal error; nothing was written, the failure is logged",
-                      "内部错误，未写入任何数据，已记录日志")
-        fmt = _fmt(request)
-        return open311.error(fmt, 500, e.en, e.zh) if fmt else _json(500, e.body())
+    install_handlers(app)
 
     # ------------------------------------------------------------ helpers
     def channel_of(request: Request, allowed: set[str] | None, form_key: str | None = None) -> str:
