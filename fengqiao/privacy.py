@@ -42,8 +42,8 @@ def _subkey(secret: str | SecretStr, label: str) -> bytes:
 
 # ------------------------------------------------------------------ normalise
 def normalize_phone(phone: str) -> str:
-    """Digits only, without the +86 / 0086 country prefix."""
-    p = _PHONE_CLEAN.sub("", phone.strip())
+    """Digits only (full-width ones too), without the +86 / 0086 country prefix."""
+    p = _PHONE_CLEAN.sub("", phone.strip().translate(_WIDE))
     if p.startswith("0086"):
         p = p[4:]
     elif p.startswith("86") and len(p) == 13:
@@ -200,6 +200,22 @@ def scrub_text(text: str | None) -> str:
 def holds_clear_pii(text: str | None) -> bool:
     """Whether free text still holds a phone or ID number in clear."""
     return bool(text) and scrub_text(text) != text
+
+
+FREE_TEXT_FIELDS = ("title", "content", "result", "reason", "comment", "answer")  # what people type
+
+
+def scrub_payload(payload: dict[str, Any]) -> bool:
+    """Scrub an event payload's free text and address in place; True when anything was masked."""
+    changed = False
+    for k in FREE_TEXT_FIELDS:
+        v = payload.get(k)
+        if isinstance(v, str) and holds_clear_pii(v):
+            payload[k], changed = scrub_text(v), True
+    loc = payload.get("location")
+    if isinstance(loc, dict) and isinstance(loc.get("address"), str) and holds_clear_pii(loc["address"]):
+        loc["address"], changed = scrub_text(loc["address"]), True
+    return changed
 
 
 def may_carry_pii(raw: bytes | None) -> bool:

@@ -367,6 +367,11 @@ class Intake:
         if ev.actor is not None and ev.actor.role == "citizen" and ev.actor.name and not privacy.is_masked(ev.actor.name):
             d = d or ev.model_dump(mode="json", exclude_none=True)
             d["actor"]["name"] = privacy.mask_name(ev.actor.name)
+        fields, loc = ev.payload.__dict__, getattr(ev.payload, "location", None)
+        if any(privacy.holds_clear_pii(fields.get(k)) for k in privacy.FREE_TEXT_FIELDS) or (
+                loc is not None and privacy.holds_clear_pii(loc.address)):  # a phone typed into the text
+            d = d or ev.model_dump(mode="json", exclude_none=True)
+            privacy.scrub_payload(d["payload"])
         return parse_event(d) if d is not None else ev
 
     def submit(self, events: list[Envelope], dead: list[DeadLetter] | None = None) -> list[Accepted]:

@@ -178,3 +178,17 @@ def test_property_scrub_is_idempotent_and_keeps_text_without_numbers(text: str) 
     assert P.scrub_text(out) == out
     if not any(c.isdigit() for c in text):
         assert out == text
+
+
+def test_scrub_payload_masks_free_text_and_address_in_place() -> None:
+    payload = {"title": "讨薪", "content": "请回电 +86 138-1234-5678，身份证130102199001011234",
+               "location": {"lat": 38.0, "lon": 114.5, "address": "长安区 0311-87654321 号"}, "topic": "劳资纠纷"}
+    assert P.scrub_payload(payload)
+    assert payload["content"] == "请回电 138****5678，身份证130102********1234"
+    assert payload["location"]["address"] == "长安区 0311-****4321 号" and payload["title"] == "讨薪"
+    assert not P.scrub_payload(payload)
+
+
+def test_full_width_phone_normalises_to_the_same_hash() -> None:
+    assert P.normalize_phone("＋８６ １３８－１２３４－５６７８") == "13812345678"
+    assert P.phone_hash("１３８１２３４５６７８", KEY) == P.phone_hash("13812345678", KEY)
