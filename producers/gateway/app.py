@@ -158,7 +158,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
             status, out = _guard(work)
             return render(status, out)
         if len(key) > 200:
-            raise HttpError(422, "invalid_input", "Idempotency-Key longer than 200 characters", "Idempotency-Key 超过 200 字符")
+            raise HttpError(400, "bad_header", "Idempotency-Key longer than 200 characters", "Idempotency-Key 超过 200 字符")
         scoped = f"{channel}:{key}"
         try:
             state, prev = intake.idem.begin(scoped, fingerprint(request.url.path, body))

@@ -168,6 +168,10 @@ def reads(content: dict[str, Any], examples: dict[str, Any] | None = None, requi
     return {"x-fengqiao-body": key}
 
 
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "a retry with the same key and body gets the first answer (24 h); another body: 409 "
+                                  "/ 同一幂等键重试得到首次结果，不同请求体得到 409",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 EVENT_EXAMPLE = {
     "schema_version": 1, "event_id": "7d4f0a52-3c1e-4b8a-9f2d-1e6c5b4a3d20", "event_type": "petition.received",
     "case_id": "HL-20261123-0001", "occurred_at": "2026-11-23T09:15:00+08:00", "region_code": "130102",
@@ -240,6 +244,7 @@ def install(app: FastAPI, *, security: bool = True) -> None:
                 decl = _BODIES.get(op.pop("x-fengqiao-body", ""))
                 if decl is None:
                     continue
+                op.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
                 op["requestBody"] = {"required": decl["required"], "content": {
                     mt: {"schema": _schema_of(src, schemas),
                          **({"example": decl["examples"][mt]} if mt in decl["examples"] else {})}
