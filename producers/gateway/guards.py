@@ -111,6 +111,7 @@ class BrokerHealth:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._first = threading.Event()
+        self._probing = threading.Lock()
 
     def probe(self) -> bool:
         from broker.wire import metadata_brokers
@@ -123,8 +124,11 @@ class BrokerHealth:
     def reachable_now(self, max_age: float = 0.25) -> bool:
         """The last answer if younger than `max_age` seconds, else a fresh probe (a refused
         connection answers at once, so a stopped broker is seen before any write is tried)."""
-        if time.monotonic() - self.checked_at > max_age:
-            return self.probe()
+        if time.monotonic() - self.checked_at > max_age and self._probing.acquire(blocking=False):
+            try:  # one request probes; the others meanwhile take the last answer
+                return self.probe()
+            finally:
+                self._probing.release()
         return self.reachable
 
     def start(self) -> None:
