@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 KEYS = {"qrcode": "k-qr", "internal": "k-int",
         "zoning": {"secret": "k-zj", "role": "department", "departments": ["市住建局"]}}
 CASES: dict[str, dict[str, Any]] = {}  # what the stand-in case view answers
+FORM = {"region_code": "130102", "category": "help", "topic": "供水供暖", "title": "停水", "content": "小区停水"}
 
 
 class _View(BaseHTTPRequestHandler):
@@ -78,11 +79,14 @@ def test_citizen_channel_key_cannot_close_or_extend_any_case(gw: Any) -> None:
         r = _post(gw, "k-qr", body)
         assert r.status_code == 403, (body["event_type"], r.text)
         assert " / " in r.json()["message"]
+    other = gw.client.post("/v1/petitions", headers={"X-API-Key": "k-qr"}, json={**FORM, "channel": "web"})
+    assert other.status_code == 403, other.text  # a petition of another channel
     rated = _post(gw, "k-qr", _ev("case.evaluated", cid, "qrcode", {"rating": "satisfied"}))
     assert rated.status_code == 202, rated.text  # the citizen's own evaluation through their channel
     landed = [e["event_type"] for e in read_topic(gw.settings, gw.settings.topics.events) if e["case_id"] == cid]
     assert landed == ["case.evaluated"]
-    audit = [a for a in _audit(gw, 3) if a.get("case_id") == cid]
+    assert any(a.get("channel") == "web" and a["rule"] == "channel" for a in _audit(gw, 4))
+    audit = [a for a in _audit(gw, 4) if a.get("case_id") == cid]
     assert sorted(a["event_type"] for a in audit) == ["case.archived", "case.extended", "case.replied"]
     assert all(a["key"] == "qrcode" and a["rule"] == "event_type" and "k-qr" not in json.dumps(a) for a in audit)
     assert read_topic(gw.settings, gw.settings.topics.dlq) == []  # refusals are audited, not dead letters
@@ -98,8 +102,7 @@ def test_department_acts_on_its_own_cases_only(gw: Any) -> None:
     assert r.status_code == 403 and "区环保局" not in r.json()["message"] and "未分派" in r.json()["message"]
     assert _post(gw, "k-zj", _ev("case.archived", mine, "internal", {})).status_code == 403
     assert gw.client.post("/v1/petitions", headers={"X-API-Key": "k-zj"},
-                          json={"region_code": "130102", "category": "help", "topic": "供水供暖", "title": "t",
-                                "content": "c"}).status_code == 403
+                          json=FORM).status_code == 403
     assert _post(gw, "k-int", _ev("case.archived", theirs, "internal", {})).status_code == 202  # the platform
 
 
