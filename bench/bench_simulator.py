@@ -2,10 +2,10 @@
 
 `fengqiao up` runs the simulator at `--speed 60` (one virtual day per 24 minutes) with
 the streams worker on the `demo` SLA profile (2–6 minute targets) and a 300 s
-auto-dispatch. This generates the same traffic (`Scenario`, as `run_simulator` drives it) for a simulated week, replays it through
-the domain lifecycle (as the worker does) and prints what the wall would show at the
-end: 响应率, 按期办结率, overdue share of open cases, returns, re-openings, dissatisfied
-ratings, and how many events the lifecycle refused.
+auto-dispatch. This generates the same traffic (`Scenario`, as `run_simulator` drives
+it) for a simulated week, replays it through the domain lifecycle (as the worker does)
+and prints what the wall would show at the end: 响应率, 按期办结率, overdue share of open
+cases, returns, re-openings, dissatisfied ratings, and how many events the lifecycle refused.
 
     .venv/bin/python bench/bench_simulator.py                 # demo defaults, 7 simulated days
     .venv/bin/python bench/bench_simulator.py --rate 20 --days 2 --seed 3

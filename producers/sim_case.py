@@ -170,14 +170,8 @@ def lifecycle(case: SimCase, rng: random.Random, pace: Pace, emit_merges: bool) 
     n_days = 60 if case.formal else D.RESOLVE_DAYS[case.category]
     while True:
         st = _state(case)
-        sign_nat = (pace.nat(5 * MIN, 40 * MIN) if rng.random() < 0.85 else pace.nat(40 * MIN, 3 * HOUR)) if urgent \
-            else (pace.nat(20 * MIN, 8 * HOUR) if rng.random() < 0.9 else pace.nat(1 * DAY, 3 * DAY))
-        sign_due = st.sign.due if st.sign is not None else None
-        res_left = pace.left(case, st.resolve.due if st.resolve else None)
-        sign_left = pace.left(case, sign_due)
-        room = min(1.0, 0.5 * res_left / sign_left) if res_left and sign_left and res_left > 0 and sign_left > 0 else 1.0
-        yield pace.work(case, sign_nat, sign_due, _span(st.sign), b.sign_late, room), "case.signed", \
-            {"department": st.department}, dept_actor(st.department), "internal"
+        yield _sign_delay(case, rng, pace, urgent), "case.signed", {"department": st.department}, \
+            dept_actor(st.department), "internal"
         st = _state(case)
         if not escalated and case.difficulty == "complex" and rng.random() < b.complex_escalation \
                 and st.level != LEVELS[-1]:
@@ -218,6 +212,22 @@ def _state(case: SimCase) -> CaseState:
     return case.state
 
 
+def _sign_delay(case: SimCase, rng: random.Random, pace: Pace, urgent: bool) -> float:
+    """签收: within the sign target, leaving at least half the resolve time for the work itself."""
+    st = _state(case)
+    if urgent:
+        natural = pace.nat(5 * MIN, 40 * MIN) if rng.random() < 0.85 else pace.nat(40 * MIN, 3 * HOUR)
+    else:
+        natural = pace.nat(20 * MIN, 8 * HOUR) if rng.random() < 0.9 else pace.nat(1 * DAY, 3 * DAY)
+    due = st.sign.due if st.sign is not None else None
+    res_left = pace.left(case, st.resolve.due if st.resolve else None)
+    sign_left = pace.left(case, due)
+    room = 1.0
+    if res_left is not None and sign_left is not None and res_left > 0 and sign_left > 0:
+        room = min(1.0, 0.5 * res_left / sign_left)
+    return pace.work(case, natural, due, _span(st.sign), pace.b.sign_late, room)
+
+
 def _resolve_work(case: SimCase, pace: Pace, natural: float, late: float, room: float) -> float:
     st = _state(case)
     return pace.work(case, natural, st.resolve.due if st.resolve else None, _span(st.resolve), late, room)
@@ -229,9 +239,9 @@ def _returns(case: SimCase, rng: random.Random, pace: Pace) -> Iterator[Step]:
     returns = 0
     while returns < 3 and rng.random() < (b.first_return if returns == 0 else b.further_return):
         st = _state(case)
-        yield pace.work(case, pace.nat(20 * MIN, 6 * HOUR), st.sign.due if st.sign else None, _span(st.sign), 0.0, 0.5), \
-            "case.returned", {"department": st.department, "reason": rng.choice(D.RETURN_REASONS)}, \
-            dept_actor(st.department), "internal"
+        sign_due = st.sign.due if st.sign else None
+        yield pace.work(case, pace.nat(20 * MIN, 6 * HOUR), sign_due, _span(st.sign), 0.0, 0.5), "case.returned", \
+            {"department": st.department, "reason": rng.choice(D.RETURN_REASONS)}, dept_actor(st.department), "internal"
         returns += 1
         level = "county" if st.level == "township" else st.level
         yield pace.platform(case, 10 * MIN, 3 * HOUR), "case.assigned", \
