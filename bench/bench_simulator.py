@@ -19,7 +19,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 
 from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.policy import load_policy
@@ -38,13 +39,18 @@ def main() -> None:
     ap.add_argument("--dispatch-within", type=float, default=300.0, help="the worker's auto-dispatch delay (s)")
     a = ap.parse_args()
     policy, cal = load_policy(None, a.profile), load_calendar()
-    until = DEFAULT_START + timedelta(days=a.days) / a.speed
+    span = timedelta(days=a.days) / a.speed
+    start = DEFAULT_START  # events may not lie in the future: a long real-time run starts weeks ago
+    if start + span > datetime.now(start.tzinfo):
+        start = datetime.combine((datetime.now(start.tzinfo) - span).date() - timedelta(days=1), clock_time(8),
+                                 start.tzinfo)
+    until = start + span
     kw = {}
     if "policy" in inspect.signature(Scenario).parameters:  # an older simulator did not know the policy
         kw.update(policy=policy, dispatch_within=a.dispatch_within)
     t0 = time.perf_counter()
-    sc = Scenario(a.seed, DEFAULT_START, a.speed, a.rate, **kw)  # type: ignore[arg-type]
-    limit = (until - DEFAULT_START).total_seconds()
+    sc = Scenario(a.seed, start, a.speed, a.rate, **kw)  # type: ignore[arg-type]
+    limit = span.total_seconds()
     events = []
     while sc.peek_time() < limit:
         events.append(sc.next_event()[1])
@@ -52,10 +58,10 @@ def main() -> None:
     states, refused = replay_all(events, policy, cal)
     t2 = time.perf_counter()
     now = max(e.occurred_at for e in events)
-    since = DEFAULT_START + timedelta(days=a.warm_days) / a.speed
+    since = start + timedelta(days=a.warm_days) / a.speed
     r = realism(events, states, now, since)
     print(f"seed {a.seed}  rate {a.rate}/s  speed {a.speed}  profile {a.profile}  {a.days} simulated days "
-          f"({(until - DEFAULT_START).total_seconds():.0f} wall s)")
+          f"({span.total_seconds():.0f} wall s from {start:%Y-%m-%d %H:%M})")
     print(f"events {len(events)}  generated in {t1 - t0:.1f} s, replayed in {t2 - t1:.1f} s")
     print(f"refused by the lifecycle    {len(refused)}" + (f"  e.g. {refused[0]}" if refused else ""))
     for line in r.lines():
