@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from fengqiao.regions import regions
+from fengqiao.vocab import SCHEMA_VERSION
 
 
 # ---------------------------------------------------------------- response bodies
@@ -173,7 +174,7 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                                   "/ 同一幂等键重试得到首次结果，不同请求体得到 409",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
 EVENT_EXAMPLE = {
-    "schema_version": 1, "event_id": "7d4f0a52-3c1e-4b8a-9f2d-1e6c5b4a3d20", "event_type": "petition.received",
+    "schema_version": SCHEMA_VERSION, "event_id": "7d4f0a52-3c1e-4b8a-9f2d-1e6c5b4a3d20", "event_type": "petition.received",
     "case_id": "HL-20261123-0001", "occurred_at": "2026-11-23T09:15:00+08:00", "region_code": "130102",
     "channel": "hotline", "actor": {"role": "operator", "id": "op-017"},
     "payload": {"category": "complaint", "topic": "物业管理", "urgency": "pressing", "title": "小区停水",
