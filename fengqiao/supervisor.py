@@ -2,8 +2,9 @@
 
 It only runs `fengqiao <subcommand>` processes (each in its own process group)
 and never imports an adapter, so the core stays free of Kafka/ClickHouse/
-Streamlit. Ctrl-C or SIGTERM stops every child (SIGTERM, then SIGKILL after a
-grace period), so no orphan keeps a port bound.
+Streamlit. A child that exits is restarted with backoff (`fengqiao.backoff`), so a
+broker outage or a crash never takes the wall down; only Ctrl-C or SIGTERM stops
+every child (SIGTERM, then SIGKILL after a grace period), so no orphan keeps a port bound.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fengqiao.backoff import BackoffPolicy, RestartState
 from fengqiao.settings import Settings
 
 
@@ -57,6 +60,28 @@ class Child:
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=5)
+
+
+def supervise(children: list[Child], should_stop: Callable[[], bool], policy: BackoffPolicy = BackoffPolicy(),
+              poll: float = 0.5, clock: Callable[[], float] = time.monotonic) -> dict[str, RestartState]:
+    """Restart each child that exits, after its backoff delay, until `should_stop()`; returns each
+    child's restart record. A child's exit is said once, with the wait, not once per poll."""
+    states = {c.name: RestartState(policy) for c in children}
+    while not should_stop():
+        now = clock()
+        for c in children:
+            st = states[c.name]
+            if st.next_start is None and not c.alive():
+                wait = st.exited(c.started_at, now)
+                code = c.proc.returncode if c.proc else "?"
+                print(f"warning: {c.name} exited (code {code}); restart in {wait:g}s "
+                      f"重启于 {wait:g} 秒后 (restart #{st.restarts + 1}); see {c.log}", file=sys.stderr, flush=True)
+            elif st.due(now) and not should_stop():
+                c.start()
+                st.restarted()
+                print(f"restarted {c.name:<9} pid={c.proc.pid if c.proc else '?'}", flush=True)
+        time.sleep(poll)
+    return states
 
 
 def _fengqiao_argv(*args: str) -> list[str]:
@@ -115,13 +140,7 @@ def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float) -> 
         else:
             print(f"error: the wall did not come up; see {wall.log}", file=sys.stderr, flush=True)
             return 1
-        while not stopping:
-            for c in children:
-                if not c.alive() and not stopping:
-                    print(f"error: {c.name} exited (code {c.proc.returncode if c.proc else '?'}); "
-                          f"see {c.log}", file=sys.stderr, flush=True)
-                    return 1
-            time.sleep(0.5)
+        supervise(children, lambda: stopping)
         return 0
     finally:
         print("stopping…", flush=True)
