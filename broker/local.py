@@ -6,6 +6,8 @@ storage once, launches `kafka.Kafka` detached and waits until it answers a Metad
 request. Everything about one broker lives in its data folder (config, storage, log,
 `broker.json` with pid and ports), so several brokers run side by side, one per
 folder. Every failure a person can cause or fix is a `BrokerError` with one line.
+A cluster of several such nodes (broker/cluster.py) uses the same pieces: `NodeConfig`,
+`launch_node`, `wait_ready`, `terminate`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ CACHE_ROOT = PROJECT_ROOT / ".cache" / "kafka"
 HOST = "127.0.0.1"
 MIN_JAVA = 17
 DEFAULT_HEAP = "512m"
+CLUSTER_HEAP = "256m"  # each node of a local cluster: three JVMs on a small machine
 STOP_GRACE_SECONDS = 20.0
 MVN_TIMEOUT_SECONDS = 900.0
 
@@ -70,6 +73,24 @@ class BrokerInfo:
         return f"{HOST}:{self.port}"
 
 
+@dataclass(frozen=True)
+class NodeConfig:
+    """What one node's server.properties says: its id, ports, quorum and copies per partition."""
+
+    port: int
+    controller_port: int
+    node_id: int = 1
+    voters: str = ""  # a static quorum "1@127.0.0.1:C1,2@..."; empty: a standalone single node
+    replication: int = 1
+    min_insync: int = 1
+
+    @property
+    def quorum(self) -> str:
+        if self.voters:
+            return f"controller.quorum.voters={self.voters}"
+        return f"controller.quorum.bootstrap.servers={HOST}:{self.controller_port}"
+
+
 # ------------------------------------------------------------------ public API
 def start(port: int, data_dir: Path, timeout: float = 90.0, *, version: str = KAFKA_VERSION,
           cache_root: Path | None = None, heap: str = DEFAULT_HEAP) -> BrokerInfo:
@@ -82,7 +103,7 @@ def start(port: int, data_dir: Path, timeout: float = 90.0, *, version: str = KA
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BrokerError(f"无法创建数据目录 / cannot create data folder {data_dir}: {exc.strerror}") from None
-    with _locked(data_dir / ".lock"):
+    with locked(data_dir / ".lock"):
         running = status(data_dir)
         if running is not None:
             if running.port != port:
@@ -90,22 +111,31 @@ def start(port: int, data_dir: Path, timeout: float = 90.0, *, version: str = KA
                     f"该目录的 broker 已在端口 {running.port} 运行 / the broker of {data_dir} already runs "
                     f"on port {running.port}, not {port}; stop it first (fengqiao kafka stop --data-dir {data_dir})")
             return running
-        _clear_state(data_dir)
-        _check_port_free(port)
-        java = _java()
+        clear_state(data_dir)
+        check_port_free(port)
+        java = find_java()
         libs = ensure_jars(version, cache_root)
-        controller_port = _controller_port(data_dir, port)
-        props = _write_config(data_dir, port, controller_port)
-        _format_storage(java, libs, data_dir, props)
-        _check_port_free(port)
-        info = _launch(java, libs, data_dir, props, port, controller_port, version, heap)
+        node = NodeConfig(port=port, controller_port=_controller_port(data_dir, port))
+        info = launch_node(java, libs, data_dir, node, None, version, heap)
         try:
-            _wait_ready(info, timeout)
+            wait_ready(info, timeout)
         except BaseException:  # BrokerError, or Ctrl-C while waiting: leave no half-started broker
-            _terminate(info.pid, grace=5.0)
-            _clear_state(data_dir)
+            terminate(info.pid, grace=5.0)
+            clear_state(data_dir)
             raise
         return info
+
+
+def launch_node(java: str, libs: Path, data_dir: Path, node: NodeConfig, cluster_id: str | None,
+                version: str, heap: str) -> BrokerInfo:
+    """Write the node's config, format its storage once, launch it detached (not yet ready).
+
+    `cluster_id` None: a standalone node with its own id (`<data dir>/cluster.id`)."""
+    check_port_free(node.port)
+    props = _write_config(data_dir, node)
+    _format_storage(java, libs, data_dir, props, cluster_id)
+    check_port_free(node.port)
+    return _launch(java, libs, data_dir, props, node.port, node.controller_port, version, heap)
 
 
 def stop(data_dir: Path, grace: float = STOP_GRACE_SECONDS) -> bool:
@@ -113,25 +143,40 @@ def stop(data_dir: Path, grace: float = STOP_GRACE_SECONDS) -> bool:
     data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         return False
-    with _locked(data_dir / ".lock"):
+    with locked(data_dir / ".lock"):
         info = status(data_dir)
         if info is None:
-            _clear_state(data_dir)
+            clear_state(data_dir)
             return False
-        _terminate(info.pid, grace=grace)
-        _clear_state(data_dir)
-        _wait_port_released(info.port, 5.0)
+        terminate(info.pid, grace=grace)
+        clear_state(data_dir)
+        wait_port_released(info.port, 5.0)
         return True
 
 
 def status(data_dir: Path) -> BrokerInfo | None:
     """The broker recorded in `data_dir` if its pid is alive and is our java process."""
-    info = _read_state(Path(data_dir).resolve())
+    info = recorded(data_dir)
     if info is None or not _alive(info.pid):
         return None
     if not _is_our_broker(info.pid, info.data_dir or Path(data_dir).resolve()):
         return None
     return info
+
+
+def recorded(data_dir: Path) -> BrokerInfo | None:
+    """The broker `data_dir` says it runs, alive or not (a killed one stays recorded)."""
+    return _read_state(Path(data_dir).resolve())
+
+
+def configured_port(data_dir: Path) -> int | None:
+    """The client port of the node's last config, if it has one (a stopped node's port)."""
+    try:
+        text = (Path(data_dir) / "server.properties").read_text("utf-8")
+    except OSError:
+        return None
+    m = re.search(r"^listeners=PLAINTEXT://[^:]+:(\d+)", text, re.M)
+    return int(m.group(1)) if m else None
 
 
 def ensure_jars(version: str = KAFKA_VERSION, cache_root: Path | None = None) -> Path:
@@ -142,7 +187,7 @@ def ensure_jars(version: str = KAFKA_VERSION, cache_root: Path | None = None) ->
     if marker.is_file() and (libs / f"kafka_2.13-{version}.jar").is_file():
         return libs
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / ".lock"):
+    with locked(root / ".lock"):
         if marker.is_file() and (libs / f"kafka_2.13-{version}.jar").is_file():
             return libs  # another process fetched them while we waited
         mvn = shutil.which("mvn")
@@ -170,7 +215,7 @@ def ensure_jars(version: str = KAFKA_VERSION, cache_root: Path | None = None) ->
 
 
 # ------------------------------------------------------------------ checks
-def _check_port_free(port: int) -> None:
+def check_port_free(port: int) -> None:
     if not 0 < port < 65536:
         raise BrokerError(f"端口无效 / invalid port {port}")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -184,21 +229,21 @@ def _check_port_free(port: int) -> None:
         sock.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     try:
-        _check_port_free(port)
+        check_port_free(port)
         return True
     except BrokerError:
         return False
 
 
-def _java() -> str:
+def find_java() -> str:
     java = shutil.which("java")
     if java is None:
         raise BrokerError(f"找不到 java / `java` is not on PATH: install a JDK {MIN_JAVA}+ "
@@ -238,19 +283,20 @@ def _mvn_reason(output: str) -> str:
 def _controller_port(data_dir: Path, port: int) -> int:
     """Reuse the controller port of an earlier run when free (the voter set records it;
     a changed port also works, the node updates its own voter entry)."""
-    previous = _read_json(data_dir / "ports.json").get("controller_port")
-    if isinstance(previous, int) and previous != port and _port_free(previous):
+    previous = read_json(data_dir / "ports.json").get("controller_port")
+    if isinstance(previous, int) and previous != port and port_free(previous):
         return previous
-    chosen = _free_port()
+    chosen = free_port()
     while chosen == port:
-        chosen = _free_port()
+        chosen = free_port()
     (data_dir / "ports.json").write_text(json.dumps({"controller_port": chosen}), "utf-8")
     return chosen
 
 
-def _write_config(data_dir: Path, port: int, controller_port: int) -> Path:
+def _write_config(data_dir: Path, node: NodeConfig) -> Path:
     text = Template(_TEMPLATE.read_text("utf-8")).substitute(
-        port=port, controller_port=controller_port, log_dirs=str(data_dir / "kraft-logs"))
+        port=node.port, controller_port=node.controller_port, node_id=node.node_id, quorum=node.quorum,
+        replication=node.replication, min_insync=node.min_insync, log_dirs=str(data_dir / "kraft-logs"))
     props = data_dir / "server.properties"
     props.write_text(text, "utf-8")
     return props
@@ -260,19 +306,26 @@ def _cluster_id(data_dir: Path) -> str:
     path = data_dir / "cluster.id"
     if path.is_file():
         return path.read_text("utf-8").strip()
-    cid = "-"
-    while cid.startswith("-"):  # Kafka's own ids never start with '-' (CLI parsing)
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cid = new_cluster_id()
     path.write_text(cid + "\n", "utf-8")
     return cid
 
 
-def _format_storage(java: str, libs: Path, data_dir: Path, props: Path) -> None:
+def new_cluster_id() -> str:
+    cid = "-"
+    while cid.startswith("-"):  # Kafka's own ids never start with '-' (CLI parsing)
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cid
+
+
+def _format_storage(java: str, libs: Path, data_dir: Path, props: Path, cluster_id: str | None) -> None:
+    """Format once. A standalone node makes itself the quorum (`--standalone`); a cluster's
+    node gets the shared id and finds its quorum in `controller.quorum.voters`."""
     if (data_dir / "kraft-logs" / "meta.properties").is_file():
         return
+    quorum = ["--standalone", "-t", _cluster_id(data_dir)] if cluster_id is None else ["-t", cluster_id]
     cmd = [java, "-Xmx256m", "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={_LOG4J}",
-           "kafka.tools.StorageTool", "format", "--standalone", "-t", _cluster_id(data_dir),
-           "-c", str(props)]
+           "kafka.tools.StorageTool", "format", *quorum, "-c", str(props)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         reason = _meaningful_line((proc.stdout + "\n" + proc.stderr).splitlines()) or f"exit {proc.returncode}"
@@ -307,26 +360,36 @@ def _launch(java: str, libs: Path, data_dir: Path, props: Path, port: int, contr
     return info
 
 
-def _wait_ready(info: BrokerInfo, timeout: float) -> None:
+def wait_ready(info: BrokerInfo, timeout: float, brokers: int = 1) -> None:
+    """Until the node answers a Metadata request listing at least `brokers` brokers."""
     deadline = time.monotonic() + timeout
     while True:
         if not _alive(info.pid):
             reason = _last_log_line(info.log_file) or "no output"
             raise BrokerError(f"Kafka 启动失败 / the broker exited during start-up: {reason} "
                               f"(log: {info.log_file})")
-        brokers = metadata_brokers(HOST, info.port, timeout=2.0)
-        if brokers:
+        listed = metadata_brokers(HOST, info.port, timeout=2.0)
+        if listed and len(listed) >= brokers:
             return
         if time.monotonic() >= deadline:
+            seen = f" (it sees {len(listed)} of {brokers} brokers)" if listed else ""
             raise BrokerError(f"Kafka 启动超时 / the broker did not answer on {HOST}:{info.port} within "
-                              f"{timeout:.0f} s (log: {info.log_file})")
+                              f"{timeout:.0f} s{seen} (log: {info.log_file})")
         time.sleep(0.2)
 
 
-def _terminate(pid: int, grace: float) -> None:
+def signal_stop(pid: int) -> bool:
+    """SIGTERM: the broker's controlled shutdown begins. False if it is already gone."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
+        return False
+    return True
+
+
+def terminate(pid: int, grace: float) -> None:
+    """SIGTERM (a controlled shutdown), SIGKILL after `grace` s; returns once it is gone."""
+    if not signal_stop(pid):
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
@@ -342,9 +405,9 @@ def _terminate(pid: int, grace: float) -> None:
         time.sleep(0.05)
 
 
-def _wait_port_released(port: int, seconds: float) -> None:
+def wait_port_released(port: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while not _port_free(port) and time.monotonic() < deadline:
+    while not port_free(port) and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
@@ -381,7 +444,7 @@ def _is_our_broker(pid: int, data_dir: Path) -> bool:
 
 
 # ------------------------------------------------------------------ state + logs
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -390,7 +453,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _read_state(data_dir: Path) -> BrokerInfo | None:
-    raw = _read_json(data_dir / _STATE)
+    raw = read_json(data_dir / _STATE)
     try:
         return BrokerInfo(port=int(raw["port"]), pid=int(raw["pid"]), log_file=Path(raw["log_file"]),
                           controller_port=int(raw.get("controller_port", 0)),
@@ -400,7 +463,7 @@ def _read_state(data_dir: Path) -> BrokerInfo | None:
         return None
 
 
-def _clear_state(data_dir: Path) -> None:
+def clear_state(data_dir: Path) -> None:
     (data_dir / _STATE).unlink(missing_ok=True)
 
 
@@ -435,7 +498,7 @@ def _last_log_line(log_file: Path) -> str:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """An exclusive lock across processes (two `kafka start` on one folder, one jar fetch)."""
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

@@ -50,49 +50,77 @@ def _settings() -> Settings:
     return settings
 
 
-def _default_kafka_dir() -> Path:
-    return _settings().data_dir / "kafka"
+def _default_kafka_dir(nodes: int | None = None) -> Path:
+    """`<data>/kafka` for one broker, `<data>/kafka-N` for a cluster of N nodes."""
+    return _settings().data_dir / ("kafka" if (nodes or 1) == 1 else f"kafka-{nodes}")
 
 
 # ---------------------------------------------------------------- kafka
 @kafka_app.command("start")
 def kafka_start(
-    port: int = typer.Option(9092, help="PLAINTEXT port on 127.0.0.1"),
-    data_dir: Optional[Path] = typer.Option(None, help="broker folder (logs, pid, storage)"),
-    timeout: float = typer.Option(90.0, help="seconds to wait for the broker to answer"),
+    port: Optional[int] = typer.Option(None, help="PLAINTEXT port on 127.0.0.1 (default 9092); a cluster's nodes "
+                                                  "use P, P+1, P+2"),
+    data_dir: Optional[Path] = typer.Option(None, help="broker folder (logs, pid, storage); default <data>/kafka, "
+                                                       "a cluster <data>/kafka-N"),
+    nodes: Optional[int] = typer.Option(None, min=1, help="KRaft nodes: 1 (default) or a cluster, e.g. 3 (every "
+                                                          "topic 3 copies, min.insync.replicas 2); on a cluster "
+                                                          "that runs, starts only the nodes that are down"),
+    timeout: float = typer.Option(90.0, help="seconds to wait for the broker(s) to answer"),
 ) -> None:
-    """Fetch the Kafka jars (once), format KRaft storage and start a broker."""
-    from broker.local import BrokerError, start
+    """Fetch the Kafka jars (once), format KRaft storage and start a broker, or a cluster's missing nodes."""
+    from broker import cluster
+    from broker.local import BrokerError
 
+    folder = (data_dir or _default_kafka_dir(nodes)).resolve()
     try:
-        info = start(port=port, data_dir=(data_dir or _default_kafka_dir()).resolve(), timeout=timeout)
+        started = cluster.start(nodes, port, folder, timeout=timeout)
     except BrokerError as exc:
         fail(str(exc))
-    typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
+    if not cluster.is_cluster(folder):
+        info = started[0]
+        typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
+        return
+    for n in started:
+        typer.echo(f"node {n.node_id}: {'started' if n.started else 'already running'} 127.0.0.1:{n.port} "
+                   f"pid={n.pid} controller=127.0.0.1:{n.controller_port} log={n.log_file}")
+    typer.echo(f"kafka cluster running: {cluster.read_bootstrap(folder)}")
 
 
 @kafka_app.command("stop")
 def kafka_stop(data_dir: Optional[Path] = typer.Option(None)) -> None:
-    """Stop the broker recorded in the data folder."""
-    from broker.local import BrokerError, stop
+    """Stop the broker (or every node of the cluster) recorded in the data folder."""
+    from broker import cluster
+    from broker.local import BrokerError
 
     try:
-        stopped = stop((data_dir or _default_kafka_dir()).resolve())
+        stopped = cluster.stop((data_dir or _default_kafka_dir()).resolve())
     except BrokerError as exc:
         fail(str(exc))
     typer.echo("kafka stopped" if stopped else "kafka was not running")
 
 
 @kafka_app.command("status")
-def kafka_status(data_dir: Optional[Path] = typer.Option(None)) -> None:
-    """Exit 0 and print the broker when it runs, exit 1 otherwise."""
-    from broker.local import status
+def kafka_status(
+    data_dir: Optional[Path] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json", help='print {"nodes": [{"node_id", "pid", "port", "state"}]}'),
+) -> None:
+    """Each node with its pid, port and state (running | dead | stopped); exit 0 only when all run."""
+    from broker import cluster
 
-    info = status((data_dir or _default_kafka_dir()).resolve())
-    if info is None:
-        typer.echo("kafka not running")
-        raise typer.Exit(1)
-    typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
+    folder = (data_dir or _default_kafka_dir()).resolve()
+    nodes = cluster.status(folder)
+    all_running = bool(nodes) and all(n.state == cluster.RUNNING for n in nodes)
+    if as_json:
+        typer.echo(json.dumps({"nodes": [n.as_json() for n in nodes]}))
+    elif not cluster.is_cluster(folder):
+        info = nodes[0] if all_running else None
+        typer.echo(f"kafka running: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}" if info
+                   else "kafka not running")
+    else:
+        for n in nodes:
+            typer.echo(f"node {n.node_id}: {n.state} 127.0.0.1:{n.port} pid={n.pid or '-'} "
+                       f"controller=127.0.0.1:{n.controller_port} log={n.log_file or '-'}")
+    raise typer.Exit(0 if all_running else 1)
 
 
 # ---------------------------------------------------------------- contract
@@ -277,21 +305,29 @@ def up(
     wall_port: int = typer.Option(8501),
     rate: float = typer.Option(3.0, help="simulated petitions per second"),
     speed: float = typer.Option(60.0, help="simulator time compression"),
+    nodes: int = typer.Option(1, min=1, help="Kafka nodes: 1, or a local cluster of 3 in <data>/kafka-3 "
+                                             "(ports --kafka-port, +1, +2)"),
+    workers: int = typer.Option(1, min=1, help="streams workers, one consumer group sharing the partitions"),
 ) -> None:
     """Broker, streams worker, wall (+ embedded sink) and simulator together; Ctrl-C stops all."""
-    from broker.local import BrokerError, start, status, stop
+    from broker import cluster
+    from broker.local import BrokerError
     from broker.topics import TopicError, ensure_topics
     from fengqiao.supervisor import run_up
 
     base = _settings()
-    kafka_dir = (base.data_dir / "kafka").resolve()
-    running = status(kafka_dir)
+    kafka_dir = (base.data_dir / ("kafka" if nodes == 1 else f"kafka-{nodes}")).resolve()
+    before = cluster.status(kafka_dir)
+    reused = bool(before) and all(n.state == cluster.RUNNING for n in before)
     try:
-        info = running or start(port=kafka_port, data_dir=kafka_dir, timeout=120)
+        kafka_nodes = before if reused else cluster.start(
+            nodes, None if cluster.is_cluster(kafka_dir) else kafka_port, kafka_dir, timeout=120)
     except BrokerError as exc:
         fail(str(exc))
-    typer.echo(f"kafka: 127.0.0.1:{info.port} pid={info.pid} log={info.log_file}")
-    settings = base.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{info.port}"})
+    for n in kafka_nodes:
+        typer.echo(f"kafka: 127.0.0.1:{n.port} pid={n.pid} log={n.log_file}")
+    bootstrap = ",".join(f"127.0.0.1:{n.port}" for n in kafka_nodes)
+    settings = base.model_copy(update={"kafka_bootstrap": bootstrap})
     code = 1
     try:
         try:
@@ -299,10 +335,10 @@ def up(
                           compacted=[settings.topics.cases])
         except (TopicError, TimeoutError) as exc:
             fail(f"could not create the topics / 无法创建主题: {exc}")
-        code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed)
+        code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed, workers=workers)
     finally:
-        if running is None:
-            stop(kafka_dir)
+        if not reused:
+            cluster.stop(kafka_dir)
             typer.echo("kafka stopped")
     raise typer.Exit(code)
 

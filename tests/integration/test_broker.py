@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from broker import local
+from broker import cluster, local
 from broker.local import BrokerError, BrokerInfo
 from broker.topics import ensure_topics, wait_for_broker
 from broker.wire import metadata_brokers
@@ -41,6 +41,19 @@ def test_start_reports_a_live_broker(running: BrokerInfo, broker_dir: Path) -> N
     assert (broker_dir / "server.properties").read_text().count("process.roles=broker,controller") == 1
     seen = local.status(broker_dir)
     assert seen is not None and (seen.pid, seen.port) == (running.pid, running.port)
+
+
+def test_status_lists_the_single_broker_as_node_1(running: BrokerInfo, broker_dir: Path) -> None:
+    assert [(n.node_id, n.pid, n.port, n.state) for n in cluster.status(broker_dir)] == [
+        (1, running.pid, running.port, "running")]
+    assert cluster.status(broker_dir.parent / "never-started") == []
+
+
+def test_a_cluster_is_refused_in_a_single_broker_folder(running: BrokerInfo, broker_dir: Path) -> None:
+    with pytest.raises(BrokerError) as err:
+        cluster.start(3, free_port(), broker_dir, timeout=30)
+    assert "\n" not in str(err.value) and "single-node broker" in str(err.value)
+    assert not cluster.is_cluster(broker_dir)
 
 
 def test_start_again_is_idempotent(running: BrokerInfo, broker_dir: Path) -> None:
@@ -145,6 +158,7 @@ def test_stop_frees_the_port_and_status_is_none(running: BrokerInfo, broker_dir:
     assert local.status(broker_dir) is None
     assert not (broker_dir / "broker.json").exists()
     assert local.stop(broker_dir) is False
+    assert [(n.node_id, n.port, n.state) for n in cluster.status(broker_dir)] == [(1, running.port, "stopped")]
     log = running.log_file.read_text("utf-8")
     assert "Beginning controlled shutdown" in log  # SIGTERM, not SIGKILL
     assert "[BrokerServer id=1] shut down completed" in log
