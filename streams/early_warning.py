@@ -4,12 +4,12 @@ State lives in the `early` table, in small keys prefixed by the region code's re
 `EarlyWarning`); the early topic is keyed by region code, so one region's keys live in one partition.
 
 Hotspot (the rule, its numbers and why: `fengqiao.domain.early_warning`): c is the county×topic
-count over the last hour (twelve 5-minute buckets by event time), the baseline the mean count of the
-same hour-of-week over the previous weeks the county's history covers (at most 4). The history starts
-at the county's first counted petition (event time, key `s|{region}`); until it covers that hour of
-the week at least `MIN_WEEKS` (2) times there is no baseline ("基线不足") and no hotspot — a fresh
-worker does not call every busy topic a hotspot "above a baseline of 0.0". Raised once per
-(region, topic, hour window) — the dedup key carries the window start.
+count over the last hour (twelve 5-minute buckets by event time), the baseline the mean count at the
+same hour-of-week in those of the previous 4 weeks in which the county was being counted (it had a
+petition in the 12 hours before that hour: the county's hourly totals, keys `t|`). With fewer than
+`MIN_WEEKS` (2) such weeks there is no baseline ("基线不足") and no hotspot — a fresh worker does not
+call every busy topic a hotspot "above a baseline of 0.0". Raised once per (region, topic, hour
+window) — the dedup key carries the window start.
 
 Class case: jieba tokens (HMM on, length ≥ 2, stopwords and numbers dropped) per petition; two
 petitions in one county within 7 days (event time) are similar when the Jaccard index of their token
@@ -50,8 +50,8 @@ from datetime import datetime
 from typing import Any
 
 from fengqiao.domain.early_warning import (  # noqa: F401 - is_hotspot, poisson_tail re-exported for the tests
-    BASE_WEEKS, CLASS_DAYS, CLASS_MIN, MIN_COUNT, MIN_WEEKS, WEEK_HOURS, baseline_of, is_hotspot, poisson_tail,
-    weeks_covered)
+    BASE_WEEKS, CLASS_DAYS, CLASS_MIN, MIN_COUNT, WEEK_HOURS, baseline_of, is_hotspot, observed, poisson_tail,
+    seen_window)
 from fengqiao.records import AlertRecord
 from fengqiao.regions import name_of
 
@@ -70,8 +70,8 @@ class EarlyWarning:
 
     * `n|{region}|{topic}|{hour}`: counts by event time for the baseline, expired after 5 weeks
       (a county's latest hour is held in memory until its next hour starts, see `_tally`);
-    * `s|{region}`: the hour of the county's earliest counted petition, where its history starts
-      (mirrored in `first`; older versions' stores get it from their `n|` and `d|` keys on `rebuild`);
+    * `t|{region}|{hour}`: the county's count over all topics, written and expired with the `n|` keys
+      (older versions' stores get them summed from their `n|` keys on `rebuild`): was it being counted?
     * `d|{region}|{case_id}`: `[at, tokens, topic]` of a petition in its county's ring (also the
       idempotency check), deleted when it leaves the ring;
     * `c|{region}|{cluster}`: a live class-case cluster, `{"m": last 100 case ids, "n": members}`,
@@ -97,7 +97,6 @@ class EarlyWarning:
         self._window: tuple[int, Any, str] = (0, None, "")  # hour, tz, its form in dedup keys
         self._pending: dict[str, dict[str, Any]] = {}  # region -> key -> value (None: delete) from `rebuild`
         self._hours: dict[str, tuple[int, dict[str, int]]] = {}  # region -> open hour, topic -> count not yet in `n|`
-        self.first: dict[str, int] = {}  # region -> hour its history starts (`s|`)
 
     def rebuild(self, items: Any, now: datetime | None = None) -> None:
         self._reset()
@@ -106,17 +105,16 @@ class EarlyWarning:
         docs: dict[str, list[tuple[float, str, list[str]]]] = {}
         clusters: dict[str, dict[str, dict[str, Any]]] = {}
         legacy: dict[str, dict[str, Any]] = {}  # region -> {"c": clusters, "k": counts}
-        seen: dict[str, int] = {}  # region -> earliest hour in its `n|` and `d|` keys (stores without `s|`)
+        totals: dict[tuple[str, str], int] = {}  # (region, hour) -> sum of its `n|` counts
+        have: set[tuple[str, str]] = set()  # (region, hour) with a `t|` key
         for key, value in items:
             kind, region, rest = (key.split("|", 2) + ["", ""])[:3]
-            if kind == "s" and value is not None:
-                self.first[region] = int(value)
-            elif kind == "n" and value:
-                h = int(rest.rsplit("|", 1)[1])
-                seen[region] = min(seen.get(region, h), h)
+            if kind == "n" and value:
+                rh = (region, rest.rsplit("|", 1)[1])
+                totals[rh] = totals.get(rh, 0) + int(value)
+            elif kind == "t":
+                have.add((region, rest))
             elif kind == "d" and value:
-                h = int(float(value[0]) // 3600)
-                seen[region] = min(seen.get(region, h), h)
                 docs.setdefault(region, []).append((float(value[0]), rest, value[1] or [], value[2] if len(value) > 2 else ""))
                 if len(value) > 2:
                     self._count(f"{region}|{value[2]}", int(float(value[0]) // 300), 1, floor)
@@ -134,10 +132,9 @@ class EarlyWarning:
                 self._count(f"{region}|{topic}", int(b), int(value), floor)
                 if floor is not None and int(b) < floor:
                     self._later(region, key, None)
-        for region, h in seen.items():
-            if region not in self.first:
-                self.first[region] = h
-                self._later(region, f"s|{region}", h)
+        for (region, h), n in totals.items():
+            if (region, h) not in have:
+                self._later(region, f"t|{region}|{h}", n)
         for region, old in legacy.items():
             for c, members in old["c"].items():
                 clusters.setdefault(region, {})[c] = v = {"m": members, "n": old["k"].get(c) or len(members)}
@@ -150,10 +147,10 @@ class EarlyWarning:
             ring = self.rings[region] = _Ring()
             for t, cid, toks, _ in keep:
                 ring.add(cid, _analysed(toks), t)
-            if keep and keep[-1][3]:  # the open hour's counts, not written yet (see `_tally`)
-                last = int(keep[-1][0] // 3600)
+            if ds[-1][3]:  # the open hour's counts, not written yet (see `_tally`), also from expired petitions
+                last = int(ds[-1][0] // 3600)
                 tally: dict[str, int] = {}
-                for t, _, _, topic in keep:
+                for t, _, _, topic in ds:
                     if int(t // 3600) == last and topic:
                         tally[topic] = tally.get(topic, 0) + 1
                 self._hours[region] = (last, tally)
@@ -168,8 +165,8 @@ class EarlyWarning:
     def _tally(self, store: Any, region: str, topic: str, h: int) -> None:
         """Count a petition for the baseline. A county's open (latest) hour is counted in memory and
         written when its first petition of a later hour arrives: one `n|` write per county, topic
-        and hour instead of one per petition (table writes are the worker's dearest operation).
-        A late petition for an hour already written adds to its key directly. After a rebalance
+        and hour (and one `t|` per county and hour) instead of one per petition (table writes are
+        the worker's dearest operation). A late petition for an hour already written adds to its key directly. After a rebalance
         the open hour is recounted from the ring (`rebuild`)."""
         open_h, counts = self._hours.get(region, (None, {}))
         if open_h is None or h > open_h:
@@ -182,19 +179,14 @@ class EarlyWarning:
             self._flush(store, region, h, {topic: 1})
 
     def _flush(self, store: Any, region: str, h: int, counts: dict[str, int]) -> None:
+        old = h - WEEK_HOURS * (BASE_WEEKS + 1)
         for topic, n in counts.items():
             key = f"n|{region}|{topic}|{h}"
             self._set(store, key, (self._get(store, key) or 0) + n)
-            self._del(store, f"n|{region}|{topic}|{h - WEEK_HOURS * (BASE_WEEKS + 1)}")
-
-    def _start(self, store: Any, region: str, h: int) -> None:
-        """Keep where the county's history starts: its earliest petition's hour (a late one moves it back)."""
-        first = self.first.get(region)
-        if first is None:
-            first = store.get(f"s|{region}")
-        if first is None or h < first:
-            store[f"s|{region}"] = first = h
-        self.first[region] = int(first)
+            self._del(store, f"n|{region}|{topic}|{old}")
+        key = f"t|{region}|{h}"
+        self._set(store, key, (self._get(store, key) or 0) + sum(counts.values()))
+        self._del(store, f"t|{region}|{old}")
 
     def _later(self, region: str, key: str, value: Any) -> None:
         self._pending.setdefault(region, {})[key] = value
@@ -249,7 +241,6 @@ class EarlyWarning:
         at, now_ts = datetime.fromisoformat(fact["at"]).timestamp(), now.timestamp()
         h, f = int(at // 3600), int(at // 300)
         self._tally(store, region, topic, h)
-        self._start(store, region, h)
         floor = min(f, int(now_ts // 300)) - 12  # buckets below are never read again
         b = self.buckets.setdefault(f"{region}|{topic}", {})
         for old in [k for k in b if k < floor]:
@@ -284,17 +275,18 @@ class EarlyWarning:
         dk = f"hotspot:{region}:{topic}:{self._window[2]}"
         if store.get(f"a|{dk}") is not None:
             return []  # raised in this window already (read first: skips the baseline reads)
-        weeks = weeks_covered(self.first.get(region), now_h)
-        if weeks < MIN_WEEKS:
-            return []  # 基线不足: no baseline yet, so no hotspot (fengqiao.domain.early_warning)
-        base = baseline_of([self._get(store, f"n|{region}|{topic}|{now_h - WEEK_HOURS * w}") or 0
-                            for w in range(1, weeks + 1)])
+        past: list[int | None] = []
+        for w in range(1, BASE_WEEKS + 1):
+            slot = now_h - WEEK_HOURS * w
+            seen = observed(self._get(store, f"t|{region}|{x}") for x in seen_window(slot))
+            past.append((self._get(store, f"n|{region}|{topic}|{slot}") or 0) if seen else None)
+        base = baseline_of(past)
         if not base.hotspot(count):
-            return []
+            return []  # not above the baseline, or no baseline yet (基线不足: fewer than 2 observed weeks)
         rec = AlertRecord(
             alert_id=alert_id_for(dk), dedup_key=dk, kind="hotspot", severity="warning", state="firing",
             region_code=region, raised_at=now, updated_at=now, case_ids=[cid],
-            message=f"{name_of(region)} 「{topic}」近1小时 {count} 件，高于近{weeks}周同时段基线 {base.mean:.1f}（未诉先办）",
+            message=f"{name_of(region)} 「{topic}」近1小时 {count} 件，高于同时段基线 {base.mean:.1f}（{base.weeks}周均值，未诉先办）",
         )
         store[f"a|{dk}"] = {"r": rec.model_dump(mode="json")}
         return [rec]

@@ -3,19 +3,24 @@ when there is not yet a baseline to judge it by, and the class-case (类案) thr
 `streams/early_warning.py` keeps the counts and token sets and applies these rules.
 
 Let c be a county's count for one topic over the last hour (event time) and λ the baseline: the mean
-count of the same hour of the week over the previous weeks the county's history covers, at most
-`BASE_WEEKS` (4), floored at `BASE_FLOOR` (0.5, so a topic never seen before is not "infinitely above
+count at the same hour of the week in the observed ones (below) of the previous `BASE_WEEKS` (4)
+weeks, floored at `BASE_FLOOR` (0.5, so a topic never seen before is not "infinitely above
 baseline"). A hotspot needs c ≥ `MIN_COUNT` (6) and the Poisson upper tail P(X ≥ c | λ) < `P_VALUE`
 (1e-4): with λ at its floor that needs c ≥ 6, with λ = 3 it needs c ≥ 12.
 
-Enough history: a count of 0 a week ago means "quiet" only if the county was being counted then. So
-the baseline exists only when the county's history (since its first counted petition, by event time)
-covers the same hour of the week at least `MIN_WEEKS` (2) times; until then there is no hotspot —
-the state is "基线不足" (no baseline yet), not an alert at "基线 0.0". The history is per county, not
-per county × topic: once a county's counts are known, a topic it never had is rightly at the floor,
-and a new kind of trouble is exactly what early warning is for. Two weeks, not one: from a single
-past hour a true λ of 3 reads as 0 one time in twenty, and a floor-level test would then fire on
-ordinary traffic; from two the odds are one in four hundred.
+Enough history: a count of 0 a week ago means "quiet" only if the county was being counted then. A
+past week's hour is *observed* when the county had at least one counted petition (any topic, event
+time) in the `SEEN_HOURS` (12) hours before it (so its counting had begun); the baseline is the mean over the
+observed weeks and exists only when at least `MIN_WEEKS` (2) of the previous 4 are observed. Until
+then there is no hotspot: the state is "基线不足" (no baseline yet), not an alert at "基线 0.0".
+Observation, not "time since the first petition", so a fresh worker, a worker that was down and a
+single late petition dated weeks back all leave the unobserved weeks out. It is per county, not per
+county × topic: once a county is being counted, a topic it never had is rightly at the floor, and a
+new kind of trouble is exactly what early warning is for. Two weeks, not one: from a single past
+hour a true λ of 3 reads as 0 one time in twenty, and a floor-level test would then fire on
+ordinary traffic; from two the odds are one in four hundred. The price: a county with no petition in
+the 12 hours before that hour in two of the last four weeks (a quiet county at night) gets no
+hotspot then.
 
 Class case: `CLASS_MIN` (3) petitions of one county within `CLASS_DAYS` (7) days, by event time,
 whose token sets are similar (Jaccard index, see `streams/similarity.py`).
@@ -24,7 +29,7 @@ whose token sets are similar (Jaccard index, see `streams/similarity.py`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 MIN_COUNT = 6
@@ -32,6 +37,7 @@ P_VALUE = 1e-4
 BASE_FLOOR = 0.5
 BASE_WEEKS = 4
 MIN_WEEKS = 2
+SEEN_HOURS = 12
 WEEK_HOURS = 24 * 7
 CLASS_MIN = 3
 CLASS_DAYS = 7
@@ -39,7 +45,8 @@ CLASS_DAYS = 7
 RULES_ZH = (
     f"热点（未诉先办）：某县（市、区）某话题近1小时件数，与该县前{BASE_WEEKS}周同一时段（同星期、同小时）的平均件数"
     f"（基线，不低于{BASE_FLOOR}）相比，件数≥{MIN_COUNT}且泊松检验 P<{P_VALUE:g} 时预警，每小时至多一次。"
-    f"基线需该县已有至少{MIN_WEEKS}周的历史计数；历史不足时为“基线不足”，不报热点。"
+    f"基线只取该县当时已在计数的周（该时段之前{SEEN_HOURS}小时内有诉求），需至少{MIN_WEEKS}周；"
+    f"历史不足时为“基线不足”，不报热点。"
     f"类案：同一县{CLASS_DAYS}日内内容相似的诉求达{CLASS_MIN}件。"
 )
 """The rules in the wall's words (the tooltip of its early-warning section)."""
@@ -62,18 +69,20 @@ def is_hotspot(count: int, baseline: float) -> bool:
     return count >= MIN_COUNT and poisson_tail(count, max(baseline, BASE_FLOOR)) < P_VALUE
 
 
-def weeks_covered(first_hour: int | None, now_hour: int) -> int:
-    """How many of the previous `BASE_WEEKS` same hours of the week lie wholly inside the history
-    that began in `first_hour` (hours since the epoch); 0 without history. The first hour itself
-    was counted only from its first petition on, so it does not count as covered."""
-    if first_hour is None:
-        return 0
-    return max(0, min(BASE_WEEKS, (now_hour - first_hour - 1) // WEEK_HOURS))
+def seen_window(hour: int) -> range:
+    """The hours (since the epoch) whose county totals decide whether `hour` was observed."""
+    return range(hour - SEEN_HOURS, hour)
+
+
+def observed(totals: Iterable[int | None]) -> bool:
+    """Was the county being counted at a past hour? `totals`: its petition counts (all topics) in
+    `seen_window(hour)`, None for an hour without any."""
+    return any(totals)
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """The same-hour-of-week counts the history covers (most recent week first)."""
+    """The same-hour-of-week counts of the observed past weeks (most recent first)."""
 
     past: tuple[int, ...]
 
@@ -94,5 +103,7 @@ class Baseline:
         return self.ready and is_hotspot(count, self.mean)
 
 
-def baseline_of(past: Sequence[int]) -> Baseline:
-    return Baseline(tuple(int(n) for n in past))
+def baseline_of(past: Sequence[int | None]) -> Baseline:
+    """`past[w - 1]`: the county × topic count w weeks ago at this hour, None where that week was not
+    observed (see `observed`); the unobserved weeks are left out, not counted as 0."""
+    return Baseline(tuple(int(n) for n in past if n is not None))

@@ -185,10 +185,11 @@ def hotspots(ew: EarlyWarning, store: dict, n: int, start: int = 100, now: datet
     return out
 
 
-def history_since(ew: EarlyWarning, store: dict, days: float, region: str = COUNTY) -> None:
-    """The county's first counted petition `days` ago (another topic, another hour)."""
-    ew.on_intake(store, fact(f"H{days}", "早先的一件诉求", region=region, at=NOW - timedelta(days=days, hours=3),
-                             topic="道路交通"), NOW)
+def counted(ew: EarlyWarning, store: dict, *weeks: int, region: str = COUNTY) -> None:
+    """The county was being counted `weeks` ago: a petition (another topic) 2 hours before this hour."""
+    for w in sorted(weeks, reverse=True):
+        ew.on_intake(store, fact(f"H{region}{w}", f"早先的一件诉求{w}", region=region,
+                                 at=NOW - timedelta(weeks=w, hours=2), topic="道路交通"), NOW)
 
 
 def test_a_fresh_worker_raises_no_hotspot_at_baseline_zero() -> None:
@@ -196,41 +197,49 @@ def test_a_fresh_worker_raises_no_hotspot_at_baseline_zero() -> None:
     assert hotspots(ew, store, 12) == []  # no history: "基线不足", not "高于同时段基线 0.0"
 
 
-def test_one_week_of_history_is_not_a_baseline_two_weeks_are() -> None:
+def test_one_observed_week_is_not_a_baseline_two_are() -> None:
     ew, store = EarlyWarning(), {}
-    history_since(ew, store, 8)
+    counted(ew, store, 1)
     assert hotspots(ew, store, 12) == []
     ew, store = EarlyWarning(), {}
-    history_since(ew, store, 15)
+    counted(ew, store, 1, 2)
     out = hotspots(ew, store, 12)
-    assert len(out) == 1 and "近2周同时段基线 0.0" in out[0].message
-    # another county without history stays silent, whatever this one has
+    assert len(out) == 1 and "高于同时段基线 0.0（2周均值" in out[0].message
+    # another county, not counted then, stays silent whatever this one has
     other = [r for i in range(12) for r in ew.on_intake(
         store, fact(500 + i, f"别处{i} 内容{i * 31}", region=OTHER, at=NOW - timedelta(minutes=i)), NOW)[1]]
     assert [r for r in other if r.kind == "hotspot"] == []
 
 
-def test_the_baseline_uses_the_weeks_the_history_covers() -> None:
+def test_a_late_petition_dated_weeks_back_is_not_a_history() -> None:
     ew, store = EarlyWarning(), {}
-    history_since(ew, store, 22)  # three weeks covered
+    ew.on_intake(store, fact("late", "很久以前的一件", at=NOW - timedelta(weeks=5), topic="道路交通"), NOW)
+    counted(ew, store, 1)  # one observed week; weeks 2-4 were never counted, whatever came before
+    assert hotspots(ew, store, 12) == []
+
+
+def test_the_baseline_is_the_mean_of_the_observed_weeks_only() -> None:
+    ew, store = EarlyWarning(), {}
+    counted(ew, store, 1, 2, 3)  # week 4 was not being counted: its count is not read
     h = int(NOW.timestamp() // 3600)
-    for w, n in ((1, 4), (2, 5), (3, 6), (4, 90)):  # week 4 is before the history: not read
+    for w, n in ((1, 4), (2, 5), (3, 6), (4, 90)):
         store[f"n|{COUNTY}|劳资纠纷|{h - 24 * 7 * w}"] = n
     out = hotspots(ew, store, 16)
-    assert len(out) == 1 and "近3周同时段基线 5.0" in out[0].message  # 16 in an hour vs λ = 5: P ~ 4e-5
+    assert len(out) == 1 and "基线 5.0（3周均值" in out[0].message  # 16 in an hour vs λ = 5: P ~ 4e-5
 
 
-def test_the_history_start_survives_a_rebuild_and_a_late_petition_moves_it_back() -> None:
+def test_what_was_counted_survives_a_rebuild() -> None:
     ew, store = EarlyWarning(), {}
-    history_since(ew, store, 10)
-    ew.on_intake(store, fact("late", "更早的一件", at=NOW - timedelta(days=16), topic="道路交通"), NOW)
+    counted(ew, store, 1, 2)
     ew2 = EarlyWarning()
     ew2.rebuild(list(store.items()), NOW)
     assert len(hotspots(ew2, store, 12)) == 1
 
 
-def test_rebuild_takes_the_history_start_of_older_versions_from_their_hour_counts() -> None:
-    store: dict[str, Any] = {f"n|{COUNTY}|道路交通|{int(NOW.timestamp() // 3600) - 24 * 7 * 3}": 2}
+def test_rebuild_sums_the_county_totals_of_older_versions_from_their_hour_counts() -> None:
+    h = int(NOW.timestamp() // 3600)
+    store: dict[str, Any] = {f"n|{COUNTY}|道路交通|{h - 24 * 7 * w - 3}": 2 for w in (1, 2)}
     ew = EarlyWarning()
     ew.rebuild(list(store.items()), NOW)
     assert len(hotspots(ew, store, 12)) == 1
+    assert store[f"t|{COUNTY}|{h - 24 * 7 - 3}"] == 2

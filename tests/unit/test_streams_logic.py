@@ -43,7 +43,8 @@ def fact(i: int, text: str, topic: str = "劳资纠纷", region: str = "130102",
 def test_hotspot_fires_once_per_window_and_not_for_a_few_cases() -> None:
     ew = EarlyWarning()
     h = int(NOW.timestamp() // 3600)
-    store: dict = {"s|130102": h - 24 * 7 * 5}  # the county's history starts 5 weeks ago: a baseline exists
+    counted = {f"t|130102|{h - 24 * 7 * w - 1}": 1 for w in range(1, 5)}  # the county was counted 4 weeks
+    store: dict = dict(counted)
     raised = []
     for i in range(10):
         ok, recs = ew.on_intake(store, fact(i, f"第{i}号 不同内容 {i * 7919}", at=NOW - timedelta(minutes=i)), NOW)
@@ -56,7 +57,7 @@ def test_hotspot_fires_once_per_window_and_not_for_a_few_cases() -> None:
     # duplicates of a case change nothing
     assert ew.on_intake(store, fact(3, "x"), NOW) == (False, [])
     # a baseline of ~10 per hour at this hour of week: 10 more is noise, not a hotspot
-    ew2, store2 = EarlyWarning(), {"s|130102": h - 24 * 7 * 5}
+    ew2, store2 = EarlyWarning(), dict(counted)
     for w in range(1, 5):
         store2[f"n|130102|劳资纠纷|{h - 24 * 7 * w}"] = 10
     hits = [r for i in range(10) for r in ew2.on_intake(store2, fact(100 + i, f"文本{i}"), NOW)[1] if r.kind == "hotspot"]
