@@ -63,8 +63,10 @@ def kafka_start(
     data_dir: Optional[Path] = typer.Option(None, help="broker folder (logs, pid, storage); default <data>/kafka, "
                                                        "a cluster <data>/kafka-N"),
     nodes: Optional[int] = typer.Option(None, min=1, help="KRaft nodes: 1 (default) or a cluster, e.g. 3 (every "
-                                                          "topic 3 copies, min.insync.replicas 2); on a cluster "
-                                                          "that runs, starts only the nodes that are down"),
+                                                          "topic 3 copies, min.insync.replicas 2; controller ports: "
+                                                          "free ones picked at the first start, kept in "
+                                                          "<dir>/cluster.json); on a cluster, starts only the nodes "
+                                                          "that are down"),
     timeout: float = typer.Option(90.0, help="seconds to wait for the broker(s) to answer"),
 ) -> None:
     """Fetch the Kafka jars (once), format KRaft storage and start a broker, or a cluster's missing nodes."""
@@ -86,14 +88,20 @@ def kafka_start(
     typer.echo(f"kafka cluster running: {cluster.read_bootstrap(folder)}")
 
 
+_NODES_FOLDER = "without --data-dir: the default folder of a cluster of this many nodes"
+
+
 @kafka_app.command("stop")
-def kafka_stop(data_dir: Optional[Path] = typer.Option(None)) -> None:
+def kafka_stop(
+    data_dir: Optional[Path] = typer.Option(None),
+    nodes: Optional[int] = typer.Option(None, min=1, help=_NODES_FOLDER),
+) -> None:
     """Stop the broker (or every node of the cluster) recorded in the data folder."""
     from broker import cluster
     from broker.local import BrokerError
 
     try:
-        stopped = cluster.stop((data_dir or _default_kafka_dir()).resolve())
+        stopped = cluster.stop((data_dir or _default_kafka_dir(nodes)).resolve())
     except BrokerError as exc:
         fail(str(exc))
     typer.echo("kafka stopped" if stopped else "kafka was not running")
@@ -103,11 +111,12 @@ def kafka_stop(data_dir: Optional[Path] = typer.Option(None)) -> None:
 def kafka_status(
     data_dir: Optional[Path] = typer.Option(None),
     as_json: bool = typer.Option(False, "--json", help='print {"nodes": [{"node_id", "pid", "port", "state"}]}'),
+    nodes: Optional[int] = typer.Option(None, min=1, help=_NODES_FOLDER),
 ) -> None:
     """Each node with its pid, port and state (running | dead | stopped); exit 0 only when all run."""
     from broker import cluster
 
-    folder = (data_dir or _default_kafka_dir()).resolve()
+    folder = (data_dir or _default_kafka_dir(nodes)).resolve()
     nodes = cluster.status(folder)
     all_running = bool(nodes) and all(n.state == cluster.RUNNING for n in nodes)
     if as_json:
