@@ -97,6 +97,8 @@ class EarlyWarning:
         self._window: tuple[int, Any, str] = (0, None, "")  # hour, tz, its form in dedup keys
         self._pending: dict[str, dict[str, Any]] = {}  # region -> key -> value (None: delete) from `rebuild`
         self._hours: dict[str, tuple[int, dict[str, int]]] = {}  # region -> open hour, topic -> count not yet in `n|`
+        self._seen: dict[str, tuple[bool, ...]] = {}  # region -> its observed past weeks, for hour `_seen_h`
+        self._seen_h = -1
 
     def rebuild(self, items: Any, now: datetime | None = None) -> None:
         self._reset()
@@ -275,12 +277,9 @@ class EarlyWarning:
         dk = f"hotspot:{region}:{topic}:{self._window[2]}"
         if store.get(f"a|{dk}") is not None:
             return []  # raised in this window already (read first: skips the baseline reads)
-        past: list[int | None] = []
-        for w in range(1, BASE_WEEKS + 1):
-            slot = now_h - WEEK_HOURS * w
-            seen = observed(self._get(store, f"t|{region}|{x}") for x in seen_window(slot))
-            past.append((self._get(store, f"n|{region}|{topic}|{slot}") or 0) if seen else None)
-        base = baseline_of(past)
+        slots = [now_h - WEEK_HOURS * w for w in range(1, BASE_WEEKS + 1)]
+        base = baseline_of([(self._get(store, f"n|{region}|{topic}|{slot}") or 0) if seen else None
+                            for slot, seen in zip(slots, self._observed(store, region, now_h, slots))])
         if not base.hotspot(count):
             return []  # not above the baseline, or no baseline yet (基线不足: fewer than 2 observed weeks)
         rec = AlertRecord(
@@ -290,6 +289,17 @@ class EarlyWarning:
         )
         store[f"a|{dk}"] = {"r": rec.model_dump(mode="json")}
         return [rec]
+
+    def _observed(self, store: Any, region: str, now_h: int, slots: list[int]) -> tuple[bool, ...]:
+        """Which past weeks' hours the county was being counted at; kept for the current hour (a
+        county's check reads up to 4 × 12 `t|` keys once an hour, not on every petition)."""
+        if self._seen_h != now_h:
+            self._seen, self._seen_h = {}, now_h
+        got = self._seen.get(region)
+        if got is None:
+            got = self._seen[region] = tuple(
+                observed(self._get(store, f"t|{region}|{x}") for x in seen_window(slot)) for slot in slots)
+        return got
 
     def _class(self, store: Any, ring: _Ring, region: str, cid: str, similar: list[tuple[float, int, str]],
                now: datetime) -> list[AlertRecord]:
