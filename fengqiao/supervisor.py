@@ -103,8 +103,19 @@ def _wait_http(url: str, timeout: float, child: Child) -> bool:
     return False
 
 
-def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float) -> int:
-    """Start streams, wall (+ embedded sink) and simulator against a running broker.
+def _workers(settings: Settings, env: dict[str, str], logs: Path, count: int) -> list[Child]:
+    """`count` streams workers in one consumer group: the first as a lone worker runs (its
+    folder, the web port the wall asks), each further one with its own folder and next port."""
+    if count == 1:
+        return [Child("streams", _fengqiao_argv("streams"), env, logs / "streams.log")]
+    s = settings.streams
+    return [Child(f"streams-{i}", _fengqiao_argv("streams") if i == 1 else _fengqiao_argv(
+        "streams", "--workdir", str(settings.data_dir / "streams" / f"{s.app_id}-{i}"),
+        "--web-port", str(s.web_port + i - 1)), env, logs / f"streams-{i}.log") for i in range(1, count + 1)]
+
+
+def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float, workers: int = 1) -> int:
+    """Start streams (`workers` of them), wall (+ embedded sink) and simulator against a running broker.
 
     Returns the exit status for the CLI. The broker is started (and stopped) by
     the caller, the CLI, which owns the adapters.
@@ -115,9 +126,10 @@ def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float) -> 
     env.setdefault("FENGQIAO_STREAMS__POLICY_PROFILE", "demo")
     env["FENGQIAO_DATA_DIR"] = str(settings.data_dir)
     env["PYTHONUNBUFFERED"] = "1"
+    wall = Child("wall", _fengqiao_argv("wall", "--port", str(wall_port)), env, logs / "wall.log")
     children = [
-        Child("streams", _fengqiao_argv("streams"), env, logs / "streams.log"),
-        Child("wall", _fengqiao_argv("wall", "--port", str(wall_port)), env, logs / "wall.log"),
+        *_workers(settings, env, logs, workers),
+        wall,
         Child("simulate", _fengqiao_argv("simulate", "--rate", str(rate), "--speed", str(speed)), env,
               logs / "simulate.log"),
     ]
@@ -133,7 +145,6 @@ def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float) -> 
         for c in children:
             c.start()
             print(f"started {c.name:<9} pid={c.proc.pid if c.proc else '?'} log={c.log}", flush=True)
-        wall = children[1]
         url = f"http://{settings.wall.host}:{wall_port}/"
         if _wait_http(url + "_stcore/health", 120, wall):
             print(f"\n  指挥中心大屏 / the wall:  {url}\n  (Ctrl-C 停止全部 / stops everything)\n", flush=True)
