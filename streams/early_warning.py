@@ -189,6 +189,7 @@ class EarlyWarning:
         key = f"t|{region}|{h}"
         self._set(store, key, (self._get(store, key) or 0) + sum(counts.values()))
         self._del(store, f"t|{region}|{old}")
+        self._seen.pop(region, None)  # a past hour's total changed: its observed weeks are read again
 
     def _later(self, region: str, key: str, value: Any) -> None:
         self._pending.setdefault(region, {})[key] = value
@@ -291,8 +292,8 @@ class EarlyWarning:
         return [rec]
 
     def _observed(self, store: Any, region: str, now_h: int, slots: list[int]) -> tuple[bool, ...]:
-        """Which past weeks' hours the county was being counted at; kept for the current hour (a
-        county's check reads up to 4 × 12 `t|` keys once an hour, not on every petition)."""
+        """Which past weeks' hours the county was being counted at; kept for the current hour until
+        the county's totals change (`_flush`), so a busy topic's checks do not each read 4 × 12 keys."""
         if self._seen_h != now_h:
             self._seen, self._seen_h = {}, now_h
         got = self._seen.get(region)

@@ -243,3 +243,10 @@ def test_rebuild_sums_the_county_totals_of_older_versions_from_their_hour_counts
     ew.rebuild(list(store.items()), NOW)
     assert len(hotspots(ew, store, 12)) == 1
     assert store[f"t|{COUNTY}|{h - 24 * 7 - 3}"] == 2
+
+
+def test_history_arriving_after_the_first_check_still_counts() -> None:
+    ew, store = EarlyWarning(), {}
+    assert hotspots(ew, store, 7) == []  # checked: no baseline yet
+    counted(ew, store, 1, 2)  # late petitions of weeks ago (other partitions' facts come in any order)
+    assert len(hotspots(ew, store, 3, start=200)) == 1
