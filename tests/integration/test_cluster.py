@@ -106,7 +106,7 @@ def _describe(bootstrap: str, topic: str) -> tuple[list[dict], dict[str, str], d
 def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_path: Path) -> None:
     home, port = tmp_path / "data", _three_free_ports()
     t0 = time.monotonic()
-    out = _cli(home, "start", "--nodes", "3", "--port", str(port), "--data-dir", str(folder))
+    out = _cli(home, "start", "--nodes", "3", "--port", str(port), "--data-dir", str(folder), "--timeout", "180")
     assert out.returncode == 0, out.stderr
     started_s = time.monotonic() - t0
     nodes = _nodes(home, folder)
@@ -141,7 +141,7 @@ def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_pa
     assert _cli(home, "status", "--data-dir", str(folder)).returncode == 1  # not every node runs
 
     t1 = time.monotonic()
-    out = _cli(home, "start", "--data-dir", str(folder))
+    out = _cli(home, "start", "--data-dir", str(folder), "--timeout", "180")
     assert out.returncode == 0, out.stderr
     restart_s = time.monotonic() - t1
     assert [ln.split(":")[1].split()[0] for ln in out.stdout.splitlines() if ln.startswith("node ")] == [
