@@ -1,21 +1,108 @@
-"""Topic administration with kafka-python: create what is missing, wait for a broker.
+"""Topic administration with kafka-python: the project's topics, each with its config,
+created by one function every process calls at start-up (`ensure_project_topics`: the
+streams worker, the sink, the gateway, the simulator, `fengqiao up`, the tests).
 
-Idempotent on purpose: every part may call `ensure_topics` at start-up, in any order,
-and a topic someone else just created is fine.
+Idempotent on purpose: every part may call it in any order, and a topic someone else just
+created is fine. Existing topics are left as they are (partitions, replication, configs).
+
+Replication (issue 11): `settings.topics.replication_factor` / `min_insync_replicas`, or,
+unset, derived from the broker count in the cluster metadata: 1/1 for one local broker,
+2/1 for two, 3/2 for three or more (`choose_replication`). Producers use acks=all, so a
+write is acknowledged only once `min.insync.replicas` copies hold it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from broker.wire import metadata_brokers, parse_bootstrap
 
+if TYPE_CHECKING:
+    from fengqiao.settings import Settings
+
 _TOPIC_ALREADY_EXISTS = 36
+INTERNAL_SUFFIXES = ("case-ops", "alert-index", "stat-parts", "early")
 
 
 class TopicError(Exception):
     """A topic could not be created; str() is one line."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Copies of each partition, and how many must hold a write before acks=all answers."""
+
+    factor: int
+    min_insync: int
+
+    def topic_configs(self) -> dict[str, str]:
+        return {"min.insync.replicas": str(self.min_insync)}
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", brokers: int | None = None) -> "Replication":
+        """From the settings; what they leave unset from `brokers` (unknown: one broker)."""
+        t = settings.topics
+        return choose_replication(brokers or t.replication_factor or 1, t.replication_factor, t.min_insync_replicas)
+
+
+def choose_replication(brokers: int, factor: int | None = None, min_insync: int | None = None) -> Replication:
+    """1/1 for one broker, 2/1 for two, 3/2 for three or more; `factor` / `min_insync` override."""
+    if brokers < 1:
+        raise TopicError(f"集群没有可用的 broker / the cluster reports no broker ({brokers})")
+    from broker.cluster import copies  # the cluster's own rule, defined once
+
+    default_f, default_m = copies(brokers)
+    f = factor if factor is not None else default_f
+    m = min_insync if min_insync is not None else (default_m if factor is None else max(1, f - 1))
+    if f < 1 or m < 1:
+        raise TopicError(f"副本数与最小同步副本数须为正 / replication factor {f} and min.insync.replicas {m} must be >= 1")
+    if f > brokers:
+        raise TopicError(f"副本数 {f} 超过 broker 数 {brokers} / replication factor {f} exceeds the {brokers} "
+                         f"broker(s) of the cluster (set FENGQIAO_TOPICS__REPLICATION_FACTOR)")
+    if m > f:
+        raise TopicError(f"最小同步副本数 {m} 超过副本数 {f} / min.insync.replicas {m} exceeds the replication "
+                         f"factor {f}: every acks=all write would fail")
+    return Replication(f, m)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def internal_topics(app_id: str) -> dict[str, str]:
+    """The streams worker's internal, co-partitioned topics, by role."""
+    return {x: f"{app_id}-{x}" for x in INTERNAL_SUFFIXES}
+
+
+def project_topics(settings: "Settings") -> list[TopicSpec]:
+    """Every topic the project uses, with its own config: the contract topics
+    (`petitions.cases` compacted: one snapshot per case is what matters) and the worker's
+    internal ones, all with `settings.topics.partitions` partitions (co-partitioning)."""
+    t = settings.topics
+    names = [*settings.all_topics(), *internal_topics(settings.streams.app_id).values()]
+    return [TopicSpec(n, t.partitions, {"cleanup.policy": "compact"} if n == t.cases else {}) for n in names]
+
+
+def ensure_project_topics(settings: "Settings", timeout: float = 30.0, co_partitioned: bool = False) -> Replication:
+    """Create the project's missing topics with their configs; returns the replication used.
+
+    `co_partitioned` (the streams worker): refuse to go on when the events topic has another
+    partition count than the settings, since the internal topics must match it."""
+    t = settings.topics
+    rep = _ensure(settings.kafka_bootstrap, project_topics(settings), t.replication_factor, t.min_insync_replicas,
+                  timeout)
+    if co_partitioned:
+        parts = topic_partitions(settings.kafka_bootstrap, t.events, timeout)
+        if parts != t.partitions:
+            raise TopicError(f"事件主题分区数 {parts} 与配置 {t.partitions} 不一致 / topic {t.events} has {parts} "
+                             f"partitions, settings say {t.partitions}: internal topics must be co-partitioned")
+    return rep
 
 
 def wait_for_broker(bootstrap: str, timeout: float = 60.0) -> None:
@@ -36,40 +123,59 @@ def wait_for_broker(bootstrap: str, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int,
-                  compacted: Iterable[str] = (), timeout: float = 30.0) -> None:
-    """Create the topics of `names` (and `compacted`) that don't exist yet, replication 1.
-
-    Topics in `compacted` get `cleanup.policy=compact`. Existing topics are left as they
-    are (their partition count is not changed). Returns once every topic has leaders.
-    """
-    from kafka import KafkaAdminClient
-
+def ensure_topics(bootstrap: str, names: list[str], partitions: int, compacted: Iterable[str] = (),
+                  timeout: float = 30.0, replication_factor: int | None = None,
+                  min_insync_replicas: int | None = None) -> Replication:
+    """Create the topics of `names` (and `compacted`, with `cleanup.policy=compact`) that don't
+    exist yet; the same creator as `ensure_project_topics`, for ad-hoc topic lists."""
     compacted = list(compacted)
     wanted = list(dict.fromkeys([*names, *compacted]))
-    if not wanted:
-        return
+    specs = [TopicSpec(n, partitions, {"cleanup.policy": "compact"} if n in compacted else {}) for n in wanted]
+    return _ensure(bootstrap, specs, replication_factor, min_insync_replicas, timeout)
+
+
+def _admin(bootstrap: str, timeout: float) -> object:
+    from kafka import KafkaAdminClient
+
     wait_for_broker(bootstrap, timeout)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="fengqiao-topics",
-                             request_timeout_ms=int(timeout * 1000))
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="fengqiao-topics",
+                            request_timeout_ms=int(timeout * 1000))
+
+
+def _ensure(bootstrap: str, specs: list[TopicSpec], factor: int | None, min_insync: int | None,
+            timeout: float) -> Replication:
+    """The one creator: replication from the settings or the broker count, then every missing
+    topic with its configs plus `min.insync.replicas`; returns once every topic has leaders."""
+    admin = _admin(bootstrap, timeout)
     try:
-        existing = set(admin.list_topics())
-        missing = [t for t in wanted if t not in existing]
+        brokers = len(admin.describe_cluster().get("brokers") or [])  # type: ignore[attr-defined]
+        rep = choose_replication(brokers, factor, min_insync)
+        if not specs:
+            return rep
+        existing = set(admin.list_topics())  # type: ignore[attr-defined]
+        missing = [t for t in specs if t.name not in existing]
         if missing:
-            spec = {
-                t: {"num_partitions": partitions, "replication_factor": 1,
-                    "configs": {"cleanup.policy": "compact"} if t in compacted else {}}
-                for t in missing
-            }
-            result = admin.create_topics(spec, timeout_ms=int(timeout * 1000), raise_errors=False)
+            spec = {t.name: {"num_partitions": t.partitions, "replication_factor": rep.factor,
+                             "configs": {**rep.topic_configs(), **t.configs}} for t in missing}
+            result = admin.create_topics(spec, timeout_ms=int(timeout * 1000), raise_errors=False)  # type: ignore[attr-defined]
             failures = [f"{t.get('name')}: {t.get('error_message') or t.get('error_code')}"
                         for t in result.get("topics", [])
                         if t.get("error_code") not in (0, _TOPIC_ALREADY_EXISTS)]
             if failures:
                 raise TopicError(f"创建主题失败 / could not create topics: {'; '.join(failures)}")
-        _wait_for_leaders(admin, wanted, timeout)
+        _wait_for_leaders(admin, [t.name for t in specs], timeout)
+        return rep
     finally:
-        admin.close()
+        admin.close()  # type: ignore[attr-defined]
+
+
+def topic_partitions(bootstrap: str, topic: str, timeout: float = 30.0) -> int:
+    admin = _admin(bootstrap, timeout)
+    try:
+        meta = admin.describe_topics([topic])  # type: ignore[attr-defined]
+        return len(meta[0]["partitions"]) if meta else 0
+    finally:
+        admin.close()  # type: ignore[attr-defined]
 
 
 def _wait_for_leaders(admin: object, topics: list[str], timeout: float) -> None:

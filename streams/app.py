@@ -58,7 +58,7 @@ def _relax_changelog_backpressure() -> None:
 
 
 def build_app(settings: Settings, workdir: Path | None = None, web_port: int | None = None,
-              store: str | None = None) -> faust.App:
+              store: str | None = None, replication_factor: int = 1) -> faust.App:
     s = settings.streams
     _relax_changelog_backpressure()
     datadir = workdir or (settings.data_dir / "streams" / s.app_id)
@@ -71,7 +71,7 @@ def build_app(settings: Settings, workdir: Path | None = None, web_port: int | N
         autodiscover=False,
         processing_guarantee="at_least_once",
         topic_partitions=settings.topics.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,  # of the topics faust creates (changelogs)
         topic_allow_declare=True,
         web_enabled=True,
         web_port=web_port or s.web_port,
@@ -87,4 +87,5 @@ def build_app(settings: Settings, workdir: Path | None = None, web_port: int | N
         table_standby_replicas=0,
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
+        producer_acks=-1,  # acks=all: a write counts once min.insync.replicas copies hold it
     )

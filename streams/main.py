@@ -9,37 +9,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from fengqiao import logs
 from fengqiao.settings import Settings
+
+if TYPE_CHECKING:
+    from broker.topics import Replication
 
 log = logging.getLogger("fengqiao.streams")
 
 
-def ensure_topics(settings: Settings) -> None:
-    """Create the contract and internal topics with `settings.topics.partitions` partitions."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+def ensure_topics(settings: Settings) -> "Replication":
+    """The project's topics (`broker.topics.ensure_project_topics`), co-partitioned or refuse."""
+    from broker.topics import TopicError, ensure_project_topics
 
-    app_id = settings.streams.app_id
-    n = settings.topics.partitions
-    names = settings.all_topics() + [f"{app_id}-{x}" for x in ("case-ops", "alert-index", "stat-parts", "early")]
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{app_id}-admin")
     try:
-        existing = set(admin.list_topics())
-        new = [NewTopic(name, n, 1) for name in names if name not in existing]
-        if new:
-            try:
-                admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
-        meta = admin.describe_topics([settings.topics.events])
-        parts = len(meta[0]["partitions"]) if meta else n
-        if parts != n:
-            raise SystemExit(
-                f"error: topic {settings.topics.events} has {parts} partitions, settings say {n}: internal topics "
-                f"must be co-partitioned / 事件主题分区数 {parts} 与配置 {n} 不一致")
-    finally:
-        admin.close()
+        return ensure_project_topics(settings, co_partitioned=True)
+    except TopicError as exc:
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def run_worker(settings: Settings, workdir: Path | None = None, web_port: int | None = None) -> None:
@@ -49,10 +37,16 @@ def run_worker(settings: Settings, workdir: Path | None = None, web_port: int | 
     from streams.runtime import build_runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    ensure_topics(settings)
-    rt = build_runtime(settings, workdir=workdir, web_port=web_port)
-    rt.live = True
+    logs.install()
+
+    class _Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            logs.install()  # faust replaced the root handlers: an outage is logged once, then at a bounded rate
+
+    replication = ensure_topics(settings)
+    rt = build_runtime(settings, workdir=workdir, web_port=web_port, replication=replication)
     log.info("streams: app %s, store %s, policy %s, web port %s", settings.streams.app_id,
              resolve_store(settings.streams.store), settings.streams.policy_profile, rt.app.conf.web_port)
-    worker = faust.Worker(rt.app, loglevel="INFO", quiet=True, redirect_stdouts=False)
+    worker = _Worker(rt.app, loglevel="INFO", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

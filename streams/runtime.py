@@ -1,7 +1,9 @@
 """Wire everything onto one Faust app: topics, tables, agents, timers, views.
 
-`build_runtime(settings, clock=...)` is what the worker and the tests use; the clock is
-injectable so unit tests drive timers deterministically.
+`build_runtime(settings, clock=..., sender=..., assigned=...)` is what the worker and the
+tests use. What differs between a live worker and a test is injected, never branched on:
+the clock, how a message leaves (`Sender`: straight to the producer in a worker, a recorder
+in a test) and which partitions this worker owns (`Assigned`).
 """
 
 from __future__ import annotations
@@ -11,33 +13,68 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
-from zoneinfo import ZoneInfo
+from typing import Any, Awaitable, Callable
 
 import faust
 
+from broker.topics import Replication
+from fengqiao import privacy
 from fengqiao.contract import ContractError, parse_event
 from fengqiao.domain.calendar import load_calendar
+from fengqiao.domain.case import CaseRecord, CaseRules
 from fengqiao.domain.lifecycle import LifecycleError
 from fengqiao.domain.policy import load_policy
 from fengqiao.records import DeadLetter
-from fengqiao.settings import Settings
+from fengqiao.settings import Settings, reveal
+from fengqiao.vocab import TZ
 
 from streams import app as app_mod
 from streams import tables as tables_mod
 from streams import topics as topics_mod
-from streams.casework import CaseLogic, Out, Route, contribution
+from streams.casework import Out, Route, build_rules, contribution
 from streams.early_warning import EarlyWarning
 from streams.stats import PartitionCounts, RegionTotals
 from streams.timers import TimerHeap
 
-TZ = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger("fengqiao.streams")
 Clock = Callable[[], datetime]
+Sender = Callable[[str, "bytes | None", bytes], Awaitable[None]]  # topic name, key, value
+Assigned = Callable[[str], "set[int]"]  # topic name -> partitions this worker owns
+Handler = Callable[[], Awaitable[None]]
 
 
 def wall_clock() -> datetime:
     return datetime.now(TZ)
+
+
+def producer_sender(app: faust.App) -> Sender:
+    """Bytes we already serialised, straight to the producer.
+
+    `Topic.send` costs about three times a direct producer send (FutureMessage, codecs,
+    callbacks): an agent forwarding each event reached 2,750 events/s with `Topic.send` and
+    4,950 with the producer on this 2-core machine. At-least-once still holds: faust flushes
+    the producer before it commits offsets, and a send that fails for good crashes the worker
+    before the offsets of its input can be committed. The key picks the partition with the
+    same murmur2 partitioner."""
+
+    def sent(fut: Any) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        log.error("streams: a send failed for good, stopping so the input is processed again: %r", fut.exception())
+        app._crash(fut.exception())
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+        fut = await app.producer.send(topic, key, value, None, None, None)
+        fut.add_done_callback(sent)
+
+    return send
+
+
+def assignor_partitions(app: faust.App) -> Assigned:
+    def assigned(topic: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+    return assigned
 
 
 @dataclass
@@ -46,15 +83,16 @@ class Runtime:
     app: faust.App
     topics: topics_mod.StreamTopics
     tables: tables_mod.StreamTables
-    logic: CaseLogic
+    logic: CaseRules
     clock: Clock
+    sender: Sender
+    assigned: Assigned
     heap: TimerHeap = field(default_factory=TimerHeap)
     counts: dict[int, PartitionCounts] = field(default_factory=dict)
     totals: RegionTotals = field(default_factory=RegionTotals)
     pref_partition: dict[str, int] = field(default_factory=dict)
     ew: EarlyWarning = field(default_factory=EarlyWarning)
     ready: bool = False
-    live: bool = False  # a real worker (assignor state); False in the test context
     stats_published: int = 0
     events_applied: int = 0
     agents: dict[str, Any] = field(default_factory=dict)
@@ -64,46 +102,43 @@ class Runtime:
         return getattr(self.topics, name)  # alerts, cases, events, alert_index, early, dlq, case_ops
 
     async def send(self, topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
-        """Bytes we already serialised, straight to the producer in a live worker.
-
-        `Topic.send` costs about three times a direct producer send (FutureMessage, codecs,
-        callbacks): an agent forwarding each event reached 2,750 events/s with `Topic.send` and
-        4,950 with the producer on this 2-core machine. At-least-once still holds:
-        faust flushes the producer before it commits offsets, and a send that fails for good
-        crashes the worker before the offsets of its input can be committed. The key picks the
-        partition with the same murmur2 partitioner. In the test context (not `live`) sends go
-        through the topic, where the tests record them."""
-        if not self.live:
-            await topic.send(key=key, value=value)
-            return
-        fut = await self.app.producer.send(topic.get_topic_name(), key, value, None, None, None)
-        fut.add_done_callback(self._sent)
-
-    def _sent(self, fut: Any) -> None:
-        if fut.cancelled() or fut.exception() is None:
-            return
-        log.error("streams: a send failed for good, stopping so the input is processed again: %r", fut.exception())
-        self.app._crash(fut.exception())
+        await self.sender(topic.get_topic_name(), key, value)
 
     async def publish(self, outs: list[Out]) -> None:
         for o in outs:
             await self.send(self.out_topic(o.topic), o.key, o.value)
 
     async def dead_letter(self, raw: bytes | None, error: str, message: Any) -> None:
-        dl = DeadLetter.of("streams", raw, error, self.clock(), topic=message.topic, partition=message.partition,
-                           offset=message.offset)
+        """Bytes that may hold clear contact data are kept sealed, as the gateway's and the sink's are;
+        the reason is scrubbed (an exception's text may quote a value)."""
+        where = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+        error = privacy.scrub_text(error)
+        if privacy.may_carry_pii(raw):
+            dl = DeadLetter.sealed_of("streams", raw or b"", error, self.clock(), reveal(self.settings.pii_key), **where)
+        else:
+            dl = DeadLetter.of("streams", raw, error, self.clock(), **where)
         await self.send(self.topics.dlq, None, dl.to_json())
 
-    def owned(self, topic: str) -> set[int] | None:
-        """Partitions of `topic` this worker owns; None when unknown (test context: all)."""
-        if not self.live:
-            return None
-        assigned = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in assigned if tp.topic == topic}
+    async def guarded(self, message: Any, raw: bytes | None, handle: Handler) -> bool:
+        """Run one message's handler; any exception becomes a dead letter naming the source
+        topic/partition/offset, and the stream goes on (one bad message must not stop a
+        partition, nor vanish). False when it was dead-lettered."""
+        try:
+            await handle()
+            return True
+        except Exception as exc:  # noqa: BLE001 - the point: whatever it is, dead-letter it and go on
+            log.warning("streams: message %s[%s]@%s dead-lettered: %s", message.topic, message.partition,
+                        message.offset, type(exc).__name__)
+            await self.dead_letter(raw, f"unexpected: {type(exc).__name__}: {str(exc)[:500]}", message)
+            return False
 
-    def schedule(self, case_id: str, entry: dict[str, Any]) -> None:
-        w = entry.get("w")
-        self.heap.schedule(case_id, datetime.fromisoformat(w).timestamp() if w else None)
+    def owned(self, topic: str) -> set[int]:
+        """Partitions of `topic` this worker owns."""
+        return self.assigned(topic)
+
+    def schedule(self, case_id: str, rec: CaseRecord) -> None:
+        w = rec.wake_at
+        self.heap.schedule(case_id, w.timestamp() if w is not None else None)
 
     def counts_for(self, partition: int) -> PartitionCounts:
         c = self.counts.get(partition)
@@ -115,36 +150,41 @@ class Runtime:
         """After a rebalance/recovery: heap and partition counts from this worker's table partitions."""
         mine = self.owned(self.topics.events.get_topic_name())
         self.heap.clear()
-        self.counts = {p: PartitionCounts() for p in mine} if mine is not None else {}
+        self.counts = {p: PartitionCounts() for p in mine}
         now = self.clock()
         floor = now.timestamp() - 25 * 3600
         n = 0
-        for case_id, entry in self.tables.cases.items():
-            if not entry or (mine is not None and entry.get("p") not in mine):
+        for case_id, rec in self.tables.case_items():
+            if rec.partition not in mine:
                 continue
             n += 1
-            self.schedule(case_id, entry)
-            c = self.counts_for(entry["p"])
-            c.change(None, contribution(entry))
-            s = entry["s"]
-            if s.get("received_at"):
-                at = datetime.fromisoformat(s["received_at"])
-                if at.timestamp() >= floor:
-                    c.add_intake(s["region_code"], at, s.get("category", ""), s.get("channel", ""))
+            self.schedule(case_id, rec)
+            c = self.counts_for(rec.partition)
+            c.change(None, contribution(rec))
+            s = rec.state
+            if s.received_at is not None and s.received_at.timestamp() >= floor:
+                c.add_intake(s.region_code, s.received_at, s.category, s.channel)
         self.ready = True
-        log.info("streams: rebuilt %d cases, %d timers, partitions %s", n, len(self.heap), mine)
+        log.info("streams: rebuilt %d cases, %d timers, partitions %s", n, len(self.heap), sorted(mine))
 
 
 def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path | None = None,
                   web_port: int | None = None, store: str | None = None, route: Route | None = None,
-                  renotify_seconds: float | None = None) -> Runtime:
-    app = app_mod.build_app(settings, workdir=workdir, web_port=web_port, store=store)
+                  renotify_seconds: float | None = None, sender: Sender | None = None,
+                  assigned: Assigned | None = None, replication: Replication | None = None) -> Runtime:
+    """`replication`: what the topic creation chose (`broker.topics.ensure_project_topics`), so
+    the topics faust creates itself (changelogs) get the same factor and min.insync.replicas."""
+    rep = replication or Replication.from_settings(settings)
+    app = app_mod.build_app(settings, workdir=workdir, web_port=web_port, store=store,
+                            replication_factor=rep.factor)
     s = settings.streams
     policy = load_policy(s.policy_file, s.policy_profile)
     renotify = renotify_seconds if renotify_seconds is not None else s.renotify_seconds
-    logic = CaseLogic(policy, load_calendar(), renotify_seconds=renotify,
-                      auto_dispatch_after_seconds=s.auto_dispatch_after_seconds, route=route)
-    rt = Runtime(settings, app, topics_mod.declare(app, settings), tables_mod.declare(app, settings), logic, clock)
+    logic = build_rules(policy, load_calendar(), renotify_seconds=renotify,
+                        auto_dispatch_after_seconds=s.auto_dispatch_after_seconds, route=route)
+    rt = Runtime(settings, app, topics_mod.declare(app, settings, rep.topic_configs()),
+                 tables_mod.declare(app, settings, rep.topic_configs()), logic, clock,
+                 sender or producer_sender(app), assigned or assignor_partitions(app))
     from streams import agents_case, agents_side, web
 
     agents_case.register(rt)
