@@ -321,7 +321,7 @@ def up(
     """Broker, streams worker, wall (+ embedded sink) and simulator together; Ctrl-C stops all."""
     from broker import cluster
     from broker.local import BrokerError
-    from broker.topics import TopicError, ensure_topics
+    from broker.topics import TopicError, ensure_project_topics
     from fengqiao.supervisor import run_up
 
     base = _settings()
@@ -340,8 +340,7 @@ def up(
     code = 1
     try:
         try:
-            ensure_topics(settings.kafka_bootstrap, settings.all_topics(), partitions=settings.topics.partitions,
-                          compacted=[settings.topics.cases])
+            ensure_project_topics(settings)
         except (TopicError, TimeoutError) as exc:
             fail(f"could not create the topics / 无法创建主题: {exc}")
         code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed, workers=workers)

@@ -41,11 +41,10 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def ensure_event_topics(settings: Settings, timeout: float = 30.0) -> None:
-    """Create the project's topics if missing (idempotent; see broker.topics)."""
-    from broker.topics import ensure_topics
+    """Create the project's topics if missing (idempotent; the one creator in broker.topics)."""
+    from broker.topics import ensure_project_topics
 
-    ensure_topics(settings.kafka_bootstrap, settings.all_topics(), settings.topics.partitions,
-                  compacted=[settings.topics.cases], timeout=timeout)
+    ensure_project_topics(settings, timeout=timeout)
 
 
 def produce_events(

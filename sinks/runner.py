@@ -44,11 +44,10 @@ def topic_kinds(settings: Settings) -> dict[str, str]:
 
 
 def ensure_topics(settings: Settings) -> None:
-    """Create missing topics (`petitions.cases` compacted); harmless when they exist."""
-    from broker.topics import ensure_topics as broker_ensure
+    """Create missing topics with their configs (the one creator); harmless when they exist."""
+    from broker.topics import ensure_project_topics
 
-    t = settings.topics
-    broker_ensure(settings.kafka_bootstrap, settings.all_topics(), t.partitions, compacted=[t.cases])
+    ensure_project_topics(settings)
 
 
 class _ChInsert:
