@@ -7,15 +7,20 @@ send, so a caller that gets a count back knows every event is on the broker.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from fengqiao.contract import Envelope
 from fengqiao.settings import Settings
+
+log = logging.getLogger("fengqiao.producers")
+T = TypeVar("T")
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -72,6 +77,61 @@ def produce_events(
     finally:
         if own:
             p.close(timeout=5)
+
+
+def until_broker(what: str, attempt: Callable[[], T], stop: threading.Event, cap: float = 10.0) -> T | None:
+    """`attempt()` again and again (1, 2, 4 … `cap` s apart) while the broker is unreachable, so a
+    producer waits out an outage instead of dying; None if `stop` was set first."""
+    delay = 1.0
+    while True:
+        try:
+            return attempt()
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("broker unavailable (%s), retrying / 消息队列不可用，重试中: %s", what, type(exc).__name__)
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, cap)
+
+
+class RetryingSender:
+    """Sends (key, value) records to one topic and keeps each until the broker acknowledged it:
+    records of a failed send are sent again after the outage (at least once; the worker and the
+    sink drop repeats by event id)."""
+
+    def __init__(self, producer: KafkaProducer, topic: str, stop: threading.Event) -> None:
+        self.p, self.topic, self.stop = producer, topic, stop
+        self._pending: list[tuple[bytes | None, bytes, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, key: bytes | None, value: bytes) -> None:
+        try:
+            fut = self.p.send(self.topic, key=key, value=value)
+        except KafkaError:  # no metadata within max_block_ms: kept, sent again at the next flush
+            fut = None
+        self._pending.append((key, value, fut))
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every record is acknowledged, riding out an outage; False if stopped first."""
+        def attempt() -> bool:
+            self.p.flush(timeout=timeout)
+            failed = []
+            for key, value, fut in self._pending:
+                try:
+                    if fut is None:
+                        raise KafkaTimeoutError("not sent")
+                    fut.get(timeout=timeout)
+                except KafkaError:
+                    failed.append((key, value))
+            self._pending.clear()
+            for key, value in failed:
+                self.add(key, value)
+            if failed:
+                raise KafkaTimeoutError(f"{len(failed)} records not acknowledged")
+            return True
+
+        return bool(until_broker(f"send to {self.topic}", attempt, self.stop))
 
 
 class TransactionalBatcher:

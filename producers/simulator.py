@@ -115,11 +115,12 @@ def run_simulator(
     sc = Scenario(seed, start, speed, rate, pii_key=settings.pii_key, protect=not via_gateway, seal=True,
                   emit_merges=not via_gateway, curve=curve, policy=policy,
                   dispatch_within=settings.streams.auto_dispatch_after_seconds or None)
-    sink = _GatewaySink(settings, gateway_url, api_key) if via_gateway else _KafkaSink(settings)  # type: ignore[arg-type]
     stopper = _Stop()
     if stop is not None:
         stopper.event = stop
     stopper.install()
+    sink = (_GatewaySink(settings, gateway_url, api_key) if via_gateway  # type: ignore[arg-type]
+            else _KafkaSink(settings, stopper.event))
     by_type: Counter[str] = Counter()
     sent = 0
     t0 = time.monotonic()
@@ -160,32 +161,34 @@ def run_simulator(
 
 
 class _KafkaSink:
-    """Sends straight to Kafka; flush waits for every ack (acks=all)."""
+    """Sends straight to Kafka; flush waits for every ack (acks=all). While the broker is down it
+    waits and sends again (`RetryingSender`) instead of dying, until `stop`."""
 
-    def __init__(self, settings: Settings) -> None:
-        from producers.kafka_out import ensure_event_topics, make_producer
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        from producers.kafka_out import RetryingSender, ensure_event_topics, make_producer, until_broker
 
-        ensure_event_topics(settings)
-        self.topic = settings.topics.events
-        self.p = make_producer(settings)
-        self._pending: list[Any] = []
+        until_broker("create the topics", lambda: ensure_event_topics(settings), stop)
+        self.p = until_broker("connect", lambda: make_producer(settings), stop)
+        self.sender = RetryingSender(self.p, settings.topics.events, stop) if self.p is not None else None
 
     def add(self, ev: Envelope) -> None:
-        self._pending.append(self.p.send(self.topic, key=ev.key(), value=ev.to_json()))
-        if len(self._pending) >= 5000:
+        if self.sender is None:
+            return
+        self.sender.add(ev.key(), ev.to_json())
+        if len(self.sender) >= 5000:
             self.flush_hard()
 
     def flush_soft(self) -> None:
-        if self._pending and len(self._pending) >= 1:
+        if self.sender is not None and len(self.sender):
             self.flush_hard()
 
     def flush_hard(self) -> None:
-        self.p.flush(timeout=60)
-        for f in self._pending:
-            f.get(timeout=60)
-        self._pending.clear()
+        if self.sender is not None:
+            self.sender.flush()
 
     def close(self) -> None:
+        if self.p is None:
+            return
         try:
             self.p.flush(timeout=30)
         finally:

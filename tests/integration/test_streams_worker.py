@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fengqiao.domain import sla
 from fengqiao.domain.calendar import load_calendar
@@ -89,8 +90,20 @@ def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: 
         r = httpx.get(f"http://127.0.0.1:{w.port}/cases/W1/", timeout=10, follow_redirects=True)
         assert r.status_code == 200 and r.json()["case"]["status"] == "received"
         assert httpx.get(f"http://127.0.0.1:{w.port}/cases/nope/", timeout=10).status_code == 404
+        m = scrape(w.port)
+        assert m[("fengqiao_streams_events_applied_total", ())] >= 401
+        assert m[("fengqiao_streams_dead_letters_total", ())] == 3
+        lags = {k: v for k, v in m.items() if k[0] == "fengqiao_streams_consumer_lag"}
+        assert (("partition", "0"), ("topic", settings.topics.events)) in {k[1] for k in lags}
     finally:
         assert w.stop() == 0  # SIGTERM: clean shutdown
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The worker's /metrics/ parsed by prometheus_client's own parser: (sample name, labels) -> value."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
 
 
 def scenario(t0: datetime) -> list[dict[str, Any]]:
@@ -179,6 +192,10 @@ def test_sla_alerts_on_time_once_ack_and_sigkill_restart(settings_factory: Calla
         assert all(a["state"] != "firing" for a in after)  # an acknowledged alert is not re-notified
         a_over = [a for a in alerts if a["dedup_key"] == "sla:A:sign:overdue:0"]
         assert len(a_over) >= 2 and a_over[1]["state"] == "firing"  # the unacknowledged one is
+        late_ones = [k for k, due in want.items() if due > up_at + timedelta(seconds=1)]  # raised by w2
+        m = scrape(w2.port)
+        assert m[("fengqiao_streams_alert_latency_seconds_count", ())] >= len(late_ones)
+        assert m[("fengqiao_streams_alert_latency_seconds_bucket", (("le", "2.0"),))] >= len(late_ones)
     finally:
         if w2 is not None:
             w2.stop()
