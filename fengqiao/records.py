@@ -20,7 +20,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from fengqiao.contract import CaseId
+from fengqiao.contract import CaseId, Instant
 from fengqiao.vocab import Level
 from fengqiao.domain.phase import Phase, TargetStatus, legacy_judgement
 
@@ -66,19 +66,19 @@ class AlertRecord(Record):
 
 class CommandBase(Record):
     command_id: UUID
-    issued_at: AwareDatetime
+    issued_at: Instant  # the contract's window: 0001-01-01 / 9999-12-31 are refused
     officer_id: str = Field(min_length=1, max_length=100)
 
 
 class AcknowledgeCommand(CommandBase):
     type: Literal["alert.acknowledge"]
-    alert_id: str
+    alert_id: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=500)
 
 
 class SilenceCommand(CommandBase):
     type: Literal["alert.silence"]
-    alert_id: str
+    alert_id: str = Field(min_length=1, max_length=200)
     until: AwareDatetime
     reason: str = Field(min_length=1, max_length=500)
 

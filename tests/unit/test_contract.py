@@ -281,3 +281,17 @@ def test_big_integer_in_a_dict_names_the_field() -> None:
 @pytest.mark.parametrize("raw", [None, b"", ""])
 def test_empty_message_and_tombstone(raw: Any) -> None:
     assert fields_of(raw) == {"(event)"}
+
+
+def test_commands_are_bounded_too() -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from fengqiao.records import Command
+
+    adapter: TypeAdapter[Any] = TypeAdapter(Command)
+    base = {"command_id": str(uuid.uuid4()), "type": "alert.acknowledge", "officer_id": "o-1", "alert_id": "a-1"}
+    assert adapter.validate_python({**base, "issued_at": "2026-11-26T09:30:00+08:00"})
+    for bad in ({"issued_at": "9999-12-31T23:59:59+08:00"}, {"issued_at": "0001-01-01T00:00:00+08:00"},
+                {"issued_at": "2026-11-26T09:30:00+08:00", "alert_id": "x" * 201}):
+        with pytest.raises(ValidationError):
+            adapter.validate_python({**base, **bad})
