@@ -16,6 +16,7 @@ from typing import Any
 import faust
 from pydantic import TypeAdapter, ValidationError
 
+from fengqiao.contract import ContractError, check_json_bounds, reasons_of
 from fengqiao.records import Command
 from fengqiao.settings import reveal
 from fengqiao.signing import header_value, verify
@@ -32,51 +33,86 @@ def register(rt: Any) -> None:
     early = rt.tables.early
     command_key = reveal(rt.settings.command_key)
 
+    async def on_command(message: Any, raw: bytes) -> None:
+        refused = verify(command_key, raw, header_value(message.headers))  # only the console's commands
+        if refused:
+            await rt.dead_letter(raw, refused, message)
+            return
+        try:
+            cmd = COMMAND.validate_json(check_json_bounds(raw))
+        except ContractError as exc:
+            await rt.dead_letter(raw, f"command: {exc.bilingual()}", message)
+            return
+        except ValidationError as exc:  # reasons only: pydantic's own errors quote the input
+            await rt.dead_letter(raw, f"command: {ContractError(reasons_of(exc)).bilingual()}", message)
+            return
+        body = cmd.model_dump(mode="json")
+        if cmd.type in ("alert.acknowledge", "alert.silence"):
+            await rt.send(t.alert_index, cmd.alert_id.encode(), json.dumps({"op": "cmd", "cmd": body}).encode())
+        elif cmd.type == "case.escalate":
+            await rt.send(t.case_ops, cmd.case_id.encode(), json.dumps({"op": "escalate", "cmd": body}).encode())
+        # case.reveal_contact is an audit record only (stored by the sink)
+
+    async def on_alert_index(message: Any, raw: bytes) -> None:
+        msg = json.loads(raw)
+        if msg["op"] == "index":
+            if owners.get(msg["alert_id"]) is None:
+                owners[msg["alert_id"]] = {"owner": msg["owner"], "key": msg["key"], "dk": msg.get("dk")}
+            return
+        cmd = msg["cmd"]
+        owner = owners.get(cmd["alert_id"])
+        if owner is None:
+            await rt.dead_letter(raw, f"unknown alert_id {cmd['alert_id']} / 未知告警", message)
+            return
+        target = t.case_ops if owner["owner"] == "case" else t.early
+        body = {"op": "cmd", "cmd": cmd, "dk": owner.get("dk")}
+        await rt.send(target, owner["key"].encode(), json.dumps(body).encode())
+
+    async def on_stat_part(message: Any, raw: bytes) -> None:
+        part = json.loads(raw)
+        rt.totals.put(part["pref"], part["p"], part["r"])
+        rt.pref_partition[part["pref"]] = message.partition
+
+    async def on_early(message: Any, region: str, raw: bytes) -> None:
+        msg = json.loads(raw)
+        now = rt.clock()
+        if msg.get("op") == "cmd":
+            dk = msg.get("dk", "")
+            slot = early.get(f"a|{dk}")
+            new = al.apply_command(slot, msg["cmd"], now, rt.logic.renotify) if slot else None
+            if new is not None:
+                early[f"a|{dk}"] = new
+                await rt.send(t.alerts, dk.encode(), al.encode(new["r"]))
+            return
+        _, recs = rt.ew.on_intake(early, msg, now)
+        for rec in recs:
+            await rt.send(t.alerts, rec.dedup_key.encode(), rec.to_json())
+            if rec.version == 1:
+                idx = {"op": "index", "alert_id": rec.alert_id, "owner": "region", "key": region,
+                       "dk": rec.dedup_key}
+                await rt.send(t.alert_index, rec.alert_id.encode(), json.dumps(idx).encode())
+
+    # Every agent runs each message through `rt.guarded`: whatever fails on one message becomes a
+    # dead letter naming its topic/partition/offset, and the stream goes on (issue 11: no silent drop).
     @app.agent(t.commands, name="commands")
     async def commands_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            raw = event.value
-            refused = verify(command_key, raw, header_value(event.message.headers))  # only the console's commands
-            if refused:
-                await rt.dead_letter(raw, refused, event.message)
-                continue
-            try:
-                cmd = COMMAND.validate_json(raw)
-            except ValidationError as exc:
-                await rt.dead_letter(raw, f"command: {exc.errors(include_url=False)}", event.message)
-                continue
-            body = cmd.model_dump(mode="json")
-            if cmd.type in ("alert.acknowledge", "alert.silence"):
-                await rt.send(t.alert_index, cmd.alert_id.encode(), json.dumps({"op": "cmd", "cmd": body}).encode())
-            elif cmd.type == "case.escalate":
-                await rt.send(t.case_ops, cmd.case_id.encode(), json.dumps({"op": "escalate", "cmd": body}).encode())
-            # case.reveal_contact is an audit record only (stored by the sink)
+            m, raw = event.message, event.value
+            await rt.guarded(m, raw, lambda: on_command(m, raw))
 
     @app.agent(app.topic(t.alert_index.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
                name="alert-index")
     async def alert_index_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            msg = json.loads(event.value)
-            if msg["op"] == "index":
-                if owners.get(msg["alert_id"]) is None:
-                    owners[msg["alert_id"]] = {"owner": msg["owner"], "key": msg["key"], "dk": msg.get("dk")}
-                continue
-            cmd = msg["cmd"]
-            owner = owners.get(cmd["alert_id"])
-            if owner is None:
-                await rt.dead_letter(event.value, f"unknown alert_id {cmd['alert_id']} / 未知告警", event.message)
-                continue
-            target = t.case_ops if owner["owner"] == "case" else t.early
-            body = {"op": "cmd", "cmd": cmd, "dk": owner.get("dk")}
-            await rt.send(target, owner["key"].encode(), json.dumps(body).encode())
+            m, raw = event.message, event.value
+            await rt.guarded(m, raw, lambda: on_alert_index(m, raw))
 
     @app.agent(app.topic(t.stat_parts.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
                name="stat-parts")
     async def stat_parts_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            part = json.loads(event.value)
-            rt.totals.put(part["pref"], part["p"], part["r"])
-            rt.pref_partition[part["pref"]] = event.message.partition
+            m, raw = event.message, event.value
+            await rt.guarded(m, raw, lambda: on_stat_part(m, raw))
 
     @app.timer(interval=rt.settings.streams.stats_interval_seconds, on_leader=False)
     async def publish_stats() -> None:
@@ -86,24 +122,8 @@ def register(rt: Any) -> None:
                name="early")
     async def early_agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            msg = json.loads(event.value)
-            region = event.key
-            now = rt.clock()
-            if msg.get("op") == "cmd":
-                dk = msg.get("dk", "")
-                slot = early.get(f"a|{dk}")
-                new = al.apply_command(slot, msg["cmd"], now, rt.logic.renotify) if slot else None
-                if new is not None:
-                    early[f"a|{dk}"] = new
-                    await rt.send(t.alerts, dk.encode(), al.encode(new["r"]))
-                continue
-            _, recs = rt.ew.on_intake(early, msg, now)
-            for rec in recs:
-                await rt.send(t.alerts, rec.dedup_key.encode(), rec.to_json())
-                if rec.version == 1:
-                    idx = {"op": "index", "alert_id": rec.alert_id, "owner": "region", "key": region,
-                           "dk": rec.dedup_key}
-                    await rt.send(t.alert_index, rec.alert_id.encode(), json.dumps(idx).encode())
+            m, key, raw = event.message, event.key, event.value
+            await rt.guarded(m, raw, lambda: on_early(m, key, raw))
 
     @early.on_recover
     async def _early_recovered() -> None:
