@@ -1,7 +1,8 @@
 """No silent drop (issue 11, item 2): a generated corpus of hostile messages, written straight
 to the events and commands topics on the real broker, read by one real `fengqiao streams`
-worker. Exactly one dead letter per hostile message, each naming its reason and source
-topic/partition/offset; the good messages sent after them (same partition) are applied.
+worker and by the sink (in this process, real chDB). Exactly one dead letter per hostile
+message and consumer, each naming its reason and source topic/partition/offset; the good
+messages sent after them (same partition) are applied: case snapshots, rows in the store.
 
 Before this issue `occurred_at` 9999-12-31 / 0001-01-01 passed the contract and crashed the
 case agent in the SLA arithmetic (`ValueError: year 10000 is out of range`, `OverflowError`):
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -19,10 +21,11 @@ from typing import Any, Callable
 import pytest
 from kafka import KafkaProducer
 
-from fengqiao.settings import Settings, reveal
+from fengqiao.settings import Settings, SinkSettings, reveal
 from fengqiao.signing import signed_headers
 
 from tests.integration.streams_harness import TZ, Reader, Worker, event, received, worker_env
+from tests.integration.test_sink import query, sink_thread, wait_until
 
 pytestmark = pytest.mark.integration
 KEY = b"G-last"  # every hostile event shares the partition of the good case sent after them
@@ -87,14 +90,17 @@ def hostile_commands(key: str) -> list[tuple[str, bytes | None, bool]]:
 
 def test_every_hostile_message_is_one_dead_letter_and_the_stream_goes_on(
         settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
-    settings = settings_factory()
+    settings = settings_factory(sink=SinkSettings(group_id=f"sink-{uuid.uuid4().hex[:8]}", batch_rows=400,
+                                                  batch_seconds=0.3))
     t = settings.topics
     w = Worker(worker_env(settings), tmp_path / "w", tmp_path / "w.log")
     dlq, cases = Reader(settings, t.dlq), Reader(settings, t.cases)
     p = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
                       max_request_size=2 * 1024 * 1024)
+    stack = ExitStack()
     try:
         w.wait_ready()
+        stack.enter_context(sink_thread(settings))
         now = datetime.now(TZ)
         bad_events = hostile_events(now)
         for _, value in bad_events:
@@ -130,15 +136,25 @@ def test_every_hostile_message_is_one_dead_letter_and_the_stream_goes_on(
         last = snapshots(60, lambda last: last.get("G-0", {}).get("escalation_level", 0) >= 1)
         assert last["G-0"]["escalation_level"] >= 1, "the good command after the hostile ones was not applied"
 
-        want = len(bad_events) + len(bad_commands)
-        dead: list[dict[str, Any]] = []
+        db = settings.clickhouse_database
+        wait_until(lambda: query(settings, f"SELECT count() FROM {db}.events WHERE case_id LIKE 'G-%'")[0][0]
+                   >= len(good) + 1, 60, "the good events and the escalation in the store")
+        # the sink: every hostile event but the lifecycle one (the sink does not judge the lifecycle), every
+        # hostile command but the unknown alert id (a well-formed, signed command is stored as it is)
+        sink_want = len(bad_events) - 1 + len(bad_commands) - 1
+        want = len(bad_events) + len(bad_commands) + sink_want
+        everything: list[dict[str, Any]] = []
         end = time.time() + 30
-        while time.time() < end and len(dead) < want:
-            dead = dlq.poll(0.5)
-        dead = dlq.poll(2.0)  # and nothing more arrives
-        (tmp_path / "dead.json").write_text(json.dumps(dead, ensure_ascii=False, indent=1), "utf-8")
+        while time.time() < end and len(everything) < want:
+            everything = dlq.poll(0.5)
+        everything = dlq.poll(2.0)  # and nothing more arrives
+        (tmp_path / "dead.json").write_text(json.dumps(everything, ensure_ascii=False, indent=1), "utf-8")
+        sunk = [d for d in everything if d["source"] == "sink"]
+        assert len(sunk) == sink_want, sorted((d["topic"], d["error"][:60]) for d in sunk)
+        assert all(d["topic"] in (t.events, t.commands) and d["offset"] is not None for d in sunk)
+        dead = [d for d in everything if d["source"] != "sink"]
         got = sorted((d["topic"], d["error"][:60]) for d in dead)
-        assert len(dead) == want, got
+        assert len(dead) == len(bad_events) + len(bad_commands), got
         for d in dead:
             assert d["source"] == "streams" and d["error"]
             assert d["topic"] and d["partition"] is not None and d["offset"] is not None, d
@@ -154,9 +170,10 @@ def test_every_hostile_message_is_one_dead_letter_and_the_stream_goes_on(
         assert "occurred_at" in errors and "时间超出允许范围" in errors
         phone = [d for d in dead if d["raw_encoding"] == "sealed"]
         assert phone and all("5678" not in d["raw"] for d in phone)  # clear contact data travels sealed
-        assert "138 1234 5678" not in json.dumps(dead, ensure_ascii=False)
+        assert "138 1234 5678" not in json.dumps(everything, ensure_ascii=False)
         assert "Traceback" not in w.log.read_text("utf-8", "replace")
     finally:
+        stack.close()  # the sink stops first (and raises what failed in it)
         p.close()
         dlq.close()
         cases.close()
