@@ -121,7 +121,7 @@ def test_a_simulated_day_leaves_no_clear_phone_or_id_anywhere(
     try:
         w.wait_ready()
         with sink_thread(settings), GatewayThread(settings, gw) as gt:
-            summary = run_simulator(settings, rate=50, seed=21, speed=3600, max_events=500, gateway_url=gt.url,
+            summary = run_simulator(settings, rate=50, seed=21, speed=3600, max_events=300, gateway_url=gt.url,
                                     pace=False, api_key="k-int")
             now = datetime.now(TZ)
             r = httpx.post(gt.url + "/v1/events", json=petitions(now), headers={"X-API-Key": "k-int"}, timeout=30)
