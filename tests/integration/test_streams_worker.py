@@ -18,7 +18,8 @@ from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import replay
 from fengqiao.domain.policy import load_policy
 from fengqiao.regions import prefecture_of
-from fengqiao.settings import Settings
+from broker.topics import ensure_project_topics, internal_topics
+from fengqiao.settings import Settings, StreamsSettings
 
 from tests.integration.streams_harness import (
     TZ, Reader, Worker, event, producer, received, send, send_command, worker_env, write_policy,
@@ -26,6 +27,36 @@ from tests.integration.streams_harness import (
 
 pytestmark = pytest.mark.integration
 COUNTIES = ["130102", "130104", "130202", "130203", "130302", "130602"]
+
+
+def topic_layout(bootstrap: str, names: list[str]) -> dict[str, tuple[int, int, str, str]]:
+    """(partitions, copies, min.insync.replicas, cleanup.policy) of each topic (the broker lists the
+    topic-level configs only: an unset cleanup.policy is the default, delete)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = {d["name"]: d for d in admin.describe_topics(names)}
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+        configs = {n: {k: v["value"] for k, v in cfg.items()} for n, cfg in res["topic"].items()}
+    finally:
+        admin.close()
+    return {n: (len(described[n]["partitions"]), len(described[n]["partitions"][0]["replica_nodes"]),
+                configs[n].get("min.insync.replicas"), configs[n].get("cleanup.policy", "delete")) for n in names}
+
+
+def test_project_topics_carry_their_config_one_broker(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(streams=StreamsSettings(app_id=f"it-top-{uuid.uuid4().hex[:6]}"))
+    rep = ensure_project_topics(settings)
+    assert (rep.factor, rep.min_insync) == (1, 1)  # one local broker
+    prefix = settings.topics.events.split(".")[0]  # this test's own topics (not shared ones such as the audit topic)
+    names = [t for t in settings.all_topics() if t.startswith(prefix)] + list(internal_topics(settings.streams.app_id).values())
+    assert len(names) >= 10
+    layout = topic_layout(settings.kafka_bootstrap, names)
+    n = settings.topics.partitions
+    assert layout == {name: (n, 1, "1", "compact" if name == settings.topics.cases else "delete") for name in names}
+    assert ensure_project_topics(settings) == rep  # idempotent
 
 
 def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
