@@ -50,6 +50,7 @@ class SinkSettings(BaseModel):
     group_id: str = "fengqiao-sink"
     batch_rows: int = Field(default=5000, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0)
+    metrics_port: int = 9465  # `fengqiao sink`'s Prometheus /metrics (prometheus_client's server)
 
 
 class WallSettings(BaseModel):
@@ -60,6 +61,7 @@ class WallSettings(BaseModel):
     refresh_seconds: float = Field(default=5.0, gt=0)
     stale_after_seconds: float = Field(default=120.0, gt=0)
     embedded_sink: bool = True
+    metrics_port: int = 9464  # the wall's (and its embedded sink's) Prometheus /metrics
     map_dir: Path | None = None  # a deployment's approved GeoJSON folder (审图号)
     ranking_min_sample: int = Field(default=MIN_SAMPLE, ge=1)  # fewer decided cases: 样本不足, not ranked
     command_timeout_seconds: float = Field(default=10.0, gt=0)  # the console waits this long for acks=all

@@ -83,14 +83,14 @@ def until_broker(what: str, attempt: Callable[[], T], stop: threading.Event, cap
     """`attempt()` again and again (1, 2, 4 … `cap` s apart) while the broker is unreachable, so a
     producer waits out an outage instead of dying; None if `stop` was set first."""
     delay = 1.0
-    while True:
+    while not stop.is_set():
         try:
             return attempt()
         except (KafkaError, TimeoutError) as exc:
             log.warning("broker unavailable (%s), retrying / 消息队列不可用，重试中: %s", what, type(exc).__name__)
-        if stop.wait(delay):
-            return None
+        stop.wait(delay)
         delay = min(delay * 2, cap)
+    return None
 
 
 class RetryingSender:

@@ -167,7 +167,7 @@ class _KafkaSink:
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
         from producers.kafka_out import RetryingSender, ensure_event_topics, make_producer, until_broker
 
-        until_broker("create the topics", lambda: ensure_event_topics(settings), stop)
+        until_broker("create the topics", lambda: ensure_event_topics(settings, timeout=5), stop)
         self.p = until_broker("connect", lambda: make_producer(settings), stop)
         self.sender = RetryingSender(self.p, settings.topics.events, stop) if self.p is not None else None
 

@@ -20,11 +20,13 @@ from functools import partial
 from typing import Any, Sequence
 from pathlib import Path
 
+from fengqiao import logs
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings, reveal
 from fengqiao.signing import header_value, verify
 from fengqiao.vocab import TZ as SHANGHAI
 from sinks.batching import TP, BatchingSink, SinkStopped
+from sinks.metrics import SINK, serve_metrics, timed_insert
 from sinks.health import HEARTBEAT_SECONDS, SinkHealth, state_path, write_state
 from sinks.rows import MAPPERS
 from sinks.schema import cleanup_open_cases, migrate
@@ -60,7 +62,7 @@ class _ChInsert:
 
     def __call__(self, table: str, columns: Sequence[str], data: list[Sequence[Any]], token: str | None) -> None:
         settings = {"insert_deduplication_token": token} if (token and self.tokens) else None
-        with store_lock():
+        with store_lock(), timed_insert(table, len(data[0]) if data else 0):
             self.client.insert(
                 f"{self.database}.{table}", data, column_names=list(columns),
                 column_oriented=True, settings=settings,
@@ -237,6 +239,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
     )
 
     cleanup = _OpenCasesCleanup(client, settings.clickhouse_database, sink)
+    SINK.watch(sink.stats)
 
     class Listener(ConsumerRebalanceListener):
         def on_partitions_revoked(self, revoked: Any) -> None:
@@ -278,7 +281,10 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
                             log.exception("could not map %s[%d]@%d", tp.topic, tp.partition, r.offset)
                             mapped = f"(sink): could not map this record: {type(exc).__name__} / 无法处理此消息"
                         sink.add(tp, r.offset, mapped, r.value, now)
+                    if records:
+                        SINK.consumed(tp.topic, tp.partition, records[-1].offset)
             sink.flush_due()
+            SINK.sample(consumer)
             health_file(sink.health)
             cleanup()
             t = time.monotonic()
@@ -313,6 +319,7 @@ def _configure_logging() -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # "no partition metadata" while a just-created topic propagates: harmless, and loud
         logging.getLogger("kafka.coordinator.assignors").setLevel(logging.ERROR)
+    logs.install()  # an outage of the broker or the store: logged once, then at a bounded rate
 
 
 def run_sink_forever(settings: Settings) -> None:
@@ -336,4 +343,5 @@ def run_sink_forever(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     ready = threading.Event()
+    serve_metrics(settings.sink.metrics_port)
     run_sink(settings, stop, ready)

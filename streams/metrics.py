@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from fengqiao import logs
+from fengqiao.prom import log_metrics, render
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
@@ -63,15 +63,6 @@ class _Runtime(Collector):
         yield from log_metrics("streams")
 
 
-def log_metrics(part: str) -> Iterator[Any]:
-    """The repeat filter's figures, for every part's registry."""
-    h = logs.health()
-    yield CounterMetricFamily(f"fengqiao_{part}_log_suppressed", "repeated warnings held back",
-                              value=float(h["log_suppressed_total"]))  # type: ignore[arg-type]
-    yield GaugeMetricFamily(f"fengqiao_{part}_log_problems", "distinct warnings seen in the last 5 minutes",
-                            value=len(h["log_problems"]))  # type: ignore[arg-type]
-
-
 class WorkerMetrics:
     """One registry per runtime (tests build several in one process)."""
 
@@ -102,7 +93,7 @@ class WorkerMetrics:
                 self.alert_latency.observe(late)
 
     def text(self) -> str:
-        return generate_latest(self.registry).decode()
+        return render(self.registry).decode()
 
 
 def first_raise_lateness(value: bytes, now: float) -> float | None:

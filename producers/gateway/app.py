@@ -42,6 +42,7 @@ from producers.gateway.errors import HttpError, install_handlers, too_large
 from producers.gateway.errors import json_response as _json
 from producers.gateway.guards import BodyLimit, BrokerHealth, RateLimiter, is_json_type, retry_after
 from producers.gateway.intake import Accepted, Conflict, Forbidden, Intake, Unavailable, fingerprint
+from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.readback import CaseView, ReadbackUnavailable
 
 log = logging.getLogger("fengqiao.gateway")
@@ -62,6 +63,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
     ring = KeyRing(gw.keys())  # authorization by role: producers/gateway/authz.py
     limiter = RateLimiter(gw.rate_limit_per_second, gw.rate_limit_burst)
     health = BrokerHealth(settings.kafka_bootstrap)
+    metrics = GatewayMetrics(health)
     shapes: list[geo.Shape] = []
     shapes_lock = threading.Lock()
 
@@ -139,7 +141,9 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         """Write unless the broker is known to be down (then 503 at once, nothing written)."""
         if not health.reachable_now():
             raise Unavailable("the broker does not answer")
-        return intake.submit(events, dead)
+        accepted = intake.submit(events, dead)
+        metrics.submitted(len(accepted), len(dead or ()))
+        return accepted
 
     def locate(lat: float, lon: float) -> str | None:
         with shapes_lock:
@@ -222,6 +226,11 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         return _json(200 if health.reachable else 503, {
             "ok": health.reachable, "kafka": kafka,
             "duplicate_index_ready": intake.index.ready.is_set(), "duplicate_index_cases": len(intake.index)})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Prometheus text format (events accepted, dead letters, broker up)."""
+        return metrics.response()
 
     events_body = TypeAdapter(Union[Event, Annotated[list[Event], Field(min_length=1, max_length=gw.max_batch_events)]])
 

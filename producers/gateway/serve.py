@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from fengqiao import logs
 from fengqiao.settings import Settings
 
 
@@ -15,4 +16,5 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logs.install()  # an outage of the broker: logged once, then at a bounded rate
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)

@@ -186,3 +186,27 @@ def test_open311_create_and_read_back(gw: Any, view: CaseViewStub) -> None:
     lst = gw.client.get("/open311/v2/requests.json", params={"service_request_id": rid})
     assert lst.status_code == 200 and lst.json()[0]["service_request_id"] == rid
     assert gw.client.get("/open311/v2/requests.json", params={"service_code": "complaint"}).status_code == 501
+
+
+def _metrics(gt: Any) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    r = gt.client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {s.name: s.value for fam in text_string_to_metric_families(r.text) for s in fam.samples}
+
+
+def test_metrics_count_accepted_events_and_dead_letters(gw: Any) -> None:
+    before = _metrics(gw)
+    evs = generate_events(29, 12, speed=600)
+    body = "[" + ",".join(e.to_json().decode() for e in evs) + "]"
+    assert gw.client.post("/v1/events", content=body, headers={"X-API-Key": "k-int",
+                                                              "content-type": "application/json"}).status_code == 202
+    hot = "工单编号,区县编码,诉求类型,诉求分类,诉求内容\nGD-M-1,130102,咨询,教育,入学咨询\nGD-M-2,999999,咨询,教育,坏的区划\n"
+    r = gw.client.post("/v1/channels/hotline/batch?partial=true", content=hot.encode(),
+                       headers={"X-API-Key": "k-hot", "content-type": "text/csv"})
+    assert r.status_code == 202
+    after = _metrics(gw)
+    assert after["fengqiao_gateway_events_accepted_total"] - before["fengqiao_gateway_events_accepted_total"] == 13
+    assert after["fengqiao_gateway_dead_letters_total"] - before.get("fengqiao_gateway_dead_letters_total", 0) == 1
+    assert after["fengqiao_gateway_broker_up"] == 1

@@ -18,7 +18,9 @@ from fengqiao.records import AlertRecord, CaseSnapshot, DeadLetter, RegionStats
 from fengqiao.regions import prefecture_of
 from fengqiao.settings import Settings, SinkSettings, reveal
 from fengqiao.signing import signed_headers
+from sinks.metrics import serve_metrics
 from sinks.runner import ensure_topics, run_sink
+from tests.netutil import free_port
 from sinks.store import get_client, store_lock
 from tests.factories import event_messages
 
@@ -40,6 +42,16 @@ def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, b
 def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
     with store_lock():
         return get_client(settings).query(sql, parameters=params or {}).result_rows
+
+
+def sink_metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The process's sink metrics over prometheus_client's HTTP server, parsed by its parser."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {(x.name, tuple(sorted(x.labels.items()))): x.value
+            for fam in text_string_to_metric_families(text) for x in fam.samples}
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
@@ -125,9 +137,21 @@ def test_2000_events_land_exactly_once_with_region_counts(settings_factory: Call
     ensure_topics(s)
     produce(s, s.topics.events, msgs)
     db = s.clickhouse_database
+    port = free_port()
+    assert serve_metrics(port)
+    before = sink_metrics(port)
     with sink_thread(s):
         wait_until(lambda: final_count(s) >= 2000, what="2000 events in ClickHouse")
         wait_until(lambda: committed(s) == 2000, what="offsets committed")
+        lag = (lambda: {k: v for k, v in sink_metrics(port).items() if k[0] == "fengqiao_sink_consumer_lag"
+                        and dict(k[1])["topic"] == s.topics.events})
+        wait_until(lambda: len(lag()) == s.topics.partitions and not any(lag().values()), 10, "lag sampled, 0")
+        after = sink_metrics(port)
+    rows = ("fengqiao_sink_rows_total", (("table", "events"),))
+    assert after[rows] - before.get(rows, 0) == 2000
+    inserts = ("fengqiao_sink_insert_seconds_count", (("table", "events"),))
+    assert after[inserts] - before.get(inserts, 0) >= 1
+    assert after[("fengqiao_sink_messages_total", ())] == 2000  # this sink's own count
     # no redelivery happened here, so not even unmerged physical duplicates exist
     assert query(s, f"SELECT count(), uniqExact(event_id) FROM {db}.events")[0] == (2000, 2000)
     produced_ids = {json.loads(v)["event_id"] for _, v in msgs}

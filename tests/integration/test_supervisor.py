@@ -44,3 +44,21 @@ def test_a_dying_child_is_restarted_with_backoff_and_the_others_stay_up(tmp_path
         stop.set()
         for c in (dying, steady):
             c.stop(grace=2)
+
+
+def test_the_simulator_waits_for_a_broker_that_is_down_instead_of_dying(tmp_path: Path) -> None:
+    from fengqiao.settings import Settings
+    from producers.simulator import run_simulator
+    from tests.netutil import free_port
+
+    settings = Settings(kafka_bootstrap=f"127.0.0.1:{free_port()}", data_dir=tmp_path)  # nobody listens there
+    stop = threading.Event()
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(run_simulator(settings, rate=50, stop=stop)))
+    t0 = time.monotonic()
+    t.start()
+    time.sleep(8)
+    assert t.is_alive(), "the simulator gave up while the broker was down"
+    stop.set()
+    t.join(timeout=30)
+    assert not t.is_alive() and out["events"] == 0 and time.monotonic() - t0 >= 8

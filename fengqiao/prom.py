@@ -1,0 +1,27 @@
+"""Shared pieces of every part's Prometheus metrics (prometheus_client, no broker or store):
+the repeat filter's figures and the text exposition of a registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from fengqiao import logs
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def log_metrics(part: str) -> Iterator[Any]:
+    """Warnings held back by `fengqiao.logs` and how many distinct ones were seen lately."""
+    h = logs.health()
+    yield CounterMetricFamily(f"fengqiao_{part}_log_suppressed", "repeated warnings held back",
+                              value=float(h["log_suppressed_total"]))  # type: ignore[arg-type]
+    yield GaugeMetricFamily(f"fengqiao_{part}_log_problems", "distinct warnings seen in the last 5 minutes",
+                            value=len(h["log_problems"]))  # type: ignore[arg-type]
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
