@@ -3,8 +3,8 @@
 `serve()` passes the settings through `FENGQIAO_*` variables; the app builds
 its frozen `Settings` from them. In embedded mode (chDB, `wall.embedded_sink`)
 this process owns the store and runs the sink in a background thread,
-started once per process (`st.cache_resource`); the queries and the sink share
-one client, serialised by `sinks.store.store_lock()`.
+started once per process when the server starts (`dashboard.launch`); the queries
+and the sink share one client, serialised by `sinks.store.store_lock()`.
 """
 
 from __future__ import annotations
@@ -43,13 +43,32 @@ def _run(settings: Settings, handle: SinkHandle) -> None:
         log.exception("embedded sink stopped")
 
 
-@st.cache_resource(show_spinner=False)
-def embedded_sink(url: str, _settings: Settings) -> SinkHandle:
-    """Start the in-process sink once per process and store URL."""
-    handle = SinkHandle()
-    handle.thread = threading.Thread(target=_run, args=(_settings, handle), name="fengqiao-sink", daemon=True)
-    handle.thread.start()
-    return handle
+_SINKS: dict[str, SinkHandle] = {}
+_SINKS_LOCK = threading.Lock()
+
+
+def embedded_sink(url: str, settings: Settings) -> SinkHandle:
+    """Start the in-process sink once per process and store URL. A module-level registry, not
+    `st.cache_resource`: `dashboard.launch` starts it with the server, before any session, and
+    the pages then find the same sink (one process, one chDB path)."""
+    with _SINKS_LOCK:
+        handle = _SINKS.get(url)
+        if handle is None:
+            handle = _SINKS[url] = SinkHandle()
+            handle.thread = threading.Thread(target=_run, args=(settings, handle), name="fengqiao-sink", daemon=True)
+            handle.thread.start()
+        return handle
+
+
+def stop_sinks(timeout: float = 30.0) -> None:
+    """Flush and commit every embedded sink (the server is stopping)."""
+    with _SINKS_LOCK:
+        handles = list(_SINKS.values())
+    for h in handles:
+        h.stop.set()
+    for h in handles:
+        if h.thread is not None:
+            h.thread.join(timeout)
 
 
 def ensure_sink(s: Settings) -> SinkHandle | None:

@@ -2,7 +2,8 @@
 
 The settings object is handed to the app through `FENGQIAO_*` variables (the
 app rebuilds the same frozen `Settings`), then this process *becomes*
-`streamlit run dashboard/app.py` (exec), so signals from a supervisor or
+`streamlit run dashboard/app.py` (exec, through `dashboard.launch`, which first starts the
+embedded sink and the metrics server), so signals from a supervisor or
 Ctrl-C reach Streamlit directly and no orphan is left behind.
 """
 
@@ -74,7 +75,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def command(settings: Settings, port: int, host: str) -> list[str]:
-    args = [sys.executable, "-m", "streamlit", "run", str(APP),
+    args = [sys.executable, "-m", "dashboard.launch", "run", str(APP),  # the sink starts with the server
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.port", str(port), "--server.address", host,
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
