@@ -159,6 +159,15 @@ def authenticate(path: Path, username: str, password: str) -> User | None:
         return None
     if not ok:
         return None
+    return user_of(path, username)
+
+
+def user_of(path: Path, username: str) -> User | None:
+    """The user as the users file has it now (role and scope read again), None if it is gone.
+    Used after the password (or a signed session token) has been checked."""
+    entry = load_users(path).get(username.strip())
+    if not entry or entry.get("role") not in ROLES:
+        return None
     return User(username.strip(), entry.get("name", username), entry["role"],
                 parse_scope(username, entry.get("scope")))
 

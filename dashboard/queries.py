@@ -269,7 +269,7 @@ def alert_queue(client: Any, db: str, prefecture: str = "", stage: str = "", sta
     """Alerts filtered by prefecture, stage and state ('' = any)."""
     return _rows(
         client,
-        f"""SELECT alert_id, kind, stage, level, severity, state, region_code, prefecture_code,
+        f"""SELECT alert_id, dedup_key, kind, stage, level, severity, state, region_code, prefecture_code,
                    case_id, department, target, due_at, raised_at, updated_at,
                    acknowledged_by, acknowledged_at, silenced_until, note, message, version
             FROM {_db(db)}.alerts FINAL

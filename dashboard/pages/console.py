@@ -7,19 +7,28 @@ inside `commands.issue`); a viewer's page renders no action widgets at all.
 Contact data appears only after its audit record was acknowledged by Kafka and
 only inside the officer's jurisdiction; failed logins are throttled per user and
 per client; a session ends after `wall.session_idle_minutes` idle or
-`wall.session_max_hours` in all.
+`wall.session_max_hours` in all. The login survives F5 and a second tab as a
+signed, expiring cookie (`dashboard.session_token`). Under load the queue holds
+still (`dashboard.alert_view`): fixed order, new alerts held back as "N 条新告警",
+the selection kept by alert_id, an acknowledgement shown at once (provisional
+until the store's record arrives), storms grouped and acknowledged together;
+the list refreshes itself in one fragment, the actions live in another so a
+click is never swallowed by the list's re-render, and each answers with a message.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time as clock
 from datetime import datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
+import streamlit.components.v1 as components
 
-from dashboard import auth, commands, queries, ui
+from dashboard import alert_view as av
+from dashboard import auth, commands, queries, session_token, ui
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
 from fengqiao.settings import reveal
@@ -32,6 +41,8 @@ ensure_sink(S)
 ensure_schema(S)
 st.markdown(ui.CSS, unsafe_allow_html=True)
 USERS = auth.ensure_users_file(S.data_dir)
+SESSION_KEY = reveal(S.command_key)
+QUEUE_LIMIT = 2000  # enough for a storm: the list must not lose rows to a LIMIT as others update
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,11 +51,66 @@ def _throttle(max_failures: int, delay_seconds: float) -> auth.LoginThrottle:
     return auth.LoginThrottle(max_failures=max_failures, delay_seconds=delay_seconds)
 
 
+@st.cache_resource(show_spinner=False)
+def _revoked() -> set[str]:
+    """Session nonces logged out in this process: their cookie (still in other tabs) is void."""
+    return set()
+
+
 def _log_out(reason: str | None = None) -> None:
-    for k in ("fq_user", "fq_login_at", "fq_seen_at"):
+    nonce = st.session_state.get("fq_nonce")
+    if nonce:
+        _revoked().add(nonce)
+    for k in ("fq_user", "fq_login_at", "fq_seen_at", "fq_nonce", "fq_cookie", "fq_cookie_seen"):
         st.session_state.pop(k, None)
+    st.session_state["fq_cookie_clear"] = True  # this tab's cookie snapshot must not log it in again
     if reason:
         st.session_state["fq_ended"] = reason
+
+
+def _start(user: auth.User, login_at: float, nonce: str | None = None) -> None:
+    st.session_state.pop("fq_cookie_clear", None)
+    st.session_state.update(fq_user=user, fq_login_at=login_at, fq_seen_at=clock.time(),
+                            fq_nonce=nonce or secrets.token_hex(8))
+
+
+def _from_cookie() -> auth.User | None:
+    """The user of a valid session cookie (F5, a second tab), re-read from the users file; else None."""
+    if st.session_state.get("fq_cookie_clear"):
+        return None
+    try:
+        token = st.context.cookies.get(session_token.COOKIE)
+    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode): no cookie
+        return None
+    if not token:
+        return None
+    try:
+        sess = session_token.verify(SESSION_KEY, token, clock.time(), S.wall.session_idle_minutes * 60,
+                                    S.wall.session_max_hours * 3600)
+    except session_token.BadToken as exc:
+        if "重新登录" in str(exc):
+            st.session_state["fq_ended"] = str(exc)
+        return None
+    user = auth.user_of(USERS, sess.username) if sess.nonce not in _revoked() else None
+    if user is not None:
+        _start(user, sess.login_at, sess.nonce)
+    return user
+
+
+def _keep_cookie() -> None:
+    """Give the browser the session's signed token (renewed after a minute of activity), or delete it."""
+    if "fq_user" not in st.session_state:
+        if st.session_state.get("fq_cookie_clear"):
+            components.html(session_token.cookie_script(None, 0), height=0)
+        return
+    seen = st.session_state["fq_seen_at"]
+    if seen - st.session_state.get("fq_cookie_seen", float("-inf")) >= 60:
+        st.session_state["fq_cookie"] = session_token.issue(SESSION_KEY, st.session_state["fq_user"].username,
+                                                            st.session_state["fq_login_at"], seen,
+                                                            st.session_state["fq_nonce"])
+        st.session_state["fq_cookie_seen"] = seen
+    components.html(session_token.cookie_script(st.session_state["fq_cookie"], int(S.wall.session_max_hours * 3600)),
+                    height=0)
 
 
 def current_user(touch: bool = False) -> auth.User | None:
@@ -79,40 +145,76 @@ def login() -> None:
             except auth.LoginRefused as exc:
                 st.error(str(exc))
             else:
-                st.session_state["fq_user"] = user
-                st.session_state["fq_login_at"] = st.session_state["fq_seen_at"] = clock.time()
+                _start(user, clock.time())
                 st.rerun()
 
 
 def send(ctype: str, **fields: object) -> Any:
-    """Issue a command for the session's user (role and session checked again here); the command or None."""
+    """Issue a command for the session's user (role and session checked again here); the command or None.
+    Every outcome is answered with a message (kept for the next run as well: a rerun must not eat it)."""
     user = current_user(touch=True)
     if user is None:
-        st.error("会话已结束，请重新登录 Session ended: log in again")
+        _answer("error", "会话已结束，请重新登录 Session ended: log in again")
         return None
     try:
         cmd = commands.issue(S, user, ctype, **fields)
     except auth.Forbidden as exc:
-        st.error(str(exc))
+        _answer("error", str(exc))
     except Exception as exc:
-        st.error(f"指令发送失败 Command not sent: {exc}")
+        _answer("error", f"指令发送失败 Command not sent: {exc}")
     else:
         st.session_state["fq_last_command"] = f"{cmd.type} {cmd.command_id}"
-        st.success(f"指令已发送，等待状态更新 Command sent: {cmd.type}")
         return cmd
     return None
 
 
-def alert_actions(user: auth.User, alert: dict) -> None:
+def _answer(kind: str, text: str) -> None:
+    """Show `text` now (toast) and in the action panel until the next action."""
+    st.session_state["fq_flash"] = (kind, text)
+    st.toast(text)
+
+
+def acknowledge(user: auth.User, alert_ids: list[str], note: str) -> None:
+    """Acknowledge each alert; those Kafka acked show 已确认 at once (provisional until the store has them)."""
+    done = []
+    for alert_id in alert_ids:
+        if send("alert.acknowledge", alert_id=alert_id, note=note or None) is None:
+            break
+        done.append(alert_id)
+        pending = dict(st.session_state.get("fq_pending", {}))
+        pending[alert_id] = av.Pending(user.username, clock.time(), note)
+        st.session_state["fq_pending"] = pending
+    if done:
+        left = len(alert_ids) - len(done)
+        _answer("success" if not left else "error",
+                f"指令已发送 Command sent: alert.acknowledge × {len(done)}，已确认 · 确认人 {user.username}"
+                + (f"；{left} 条未发送 {left} not sent" if left else ""))
+    st.rerun()  # the whole page: the list shows the new state now, not at its next refresh
+
+
+def alert_actions(user: auth.User, alert: dict, group: list[dict]) -> None:
     if not auth.can(user, "alert.acknowledge"):
         st.info("当前角色只读 Read-only role: 无操作权限")
         return
     c1, c2 = st.columns(2)
-    with c1, st.form(f"ack-{alert['alert_id']}"):
+    with c1, st.form("ack", enter_to_submit=False):  # Enter in the note must not send a command
         note = st.text_input("确认备注 Note", key="ack_note")
-        if st.form_submit_button("确认告警 Acknowledge", disabled=alert["state"] != "firing"):
-            send("alert.acknowledge", alert_id=alert["alert_id"], note=note or None)
-    with c2, st.form(f"silence-{alert['alert_id']}"):
+        if st.form_submit_button("确认告警 Acknowledge"):
+            if alert["state"] == "firing":
+                acknowledge(user, [alert["alert_id"]], note)
+            else:
+                _answer("info", f"该告警当前为「{ui.STATE_ZH.get(alert['state'], alert['state'])}」，无需确认 "
+                                f"Not firing ({alert['state']}): nothing to acknowledge")
+        if len(group) > 1:
+            firing = av.firing_ids(group)
+            st.caption(f"同一风暴 {len(group)} 条告警，其中告警中 {len(firing)} 条 "
+                       f"Storm of {len(group)} alerts, {len(firing)} firing")
+            if st.form_submit_button("确认本组告警 Acknowledge group"):
+                if firing:
+                    acknowledge(user, firing, note)
+                else:
+                    _answer("info", "本组没有告警中的告警 No firing alert left in this group")
+    with c2, st.form("silence"):
         d = st.date_input("静默至 Until (date)", value=datetime.now(SH).date(), key="sil_date")
         t = st.time_input("时间 Time", value=(datetime.now(SH) + timedelta(hours=2)).time().replace(second=0, microsecond=0),
                           key="sil_time")
@@ -120,15 +222,25 @@ def alert_actions(user: auth.User, alert: dict) -> None:
         if st.form_submit_button("静默 Silence"):
             until = datetime.combine(d, t if isinstance(t, time) else time(0), tzinfo=SH)
             if not reason.strip():
-                st.error("请填写原因 A reason is required")
+                _answer("error", "请填写原因 A reason is required")
             elif until <= datetime.now(SH):
-                st.error("静默截止时间须晚于现在 Until must be in the future")
-            else:
-                send("alert.silence", alert_id=alert["alert_id"], until=until, reason=reason.strip())
+                _answer("error", "静默截止时间须晚于现在 Until must be in the future")
+            elif send("alert.silence", alert_id=alert["alert_id"], until=until, reason=reason.strip()):
+                _answer("success", "指令已发送，等待状态更新 Command sent: alert.silence")
+
+
+def _detail(alert: dict) -> str:
+    when = f" · 确认时间 {ui.fmt_time(alert['acknowledged_at'])}" if alert.get("acknowledged_by") else ""
+    return (f"**{ui.STATE_ZH.get(alert['state'], alert['state'])}** · {alert['message']}"
+            + (f" · 确认人 {alert['acknowledged_by']}" if alert["acknowledged_by"] else "") + when
+            + (" · 待入库 pending store" if alert.get("provisional") else "")
+            + (f" · 备注 {scrub_text(alert['note'])}" if alert["note"] else "")
+            + f" · 编号 {alert['alert_id']}")
 
 
 @st.fragment(run_every=3)
 def queue(user: auth.User) -> None:
+    """The list: refreshes itself, never moves (order fixed, new alerts held back)."""
     if current_user() is None:  # the session ended while the queue refreshed itself
         st.rerun()
     names = {"": "全部地区"} | {p.code: p.name for p in rg.prefectures()}
@@ -139,28 +251,65 @@ def queue(user: auth.User) -> None:
     state = f3.selectbox("状态 State", ["", "firing", "acknowledged", "silenced", "resolved"],
                          format_func=lambda s: ui.STATE_ZH.get(s, s) if s else "全部状态", key="q_state")
     try:
-        rows = queries.fetch(S, "alert_queue", region, stage, state)
+        rows = queries.fetch(S, "alert_queue", region, stage, state, QUEUE_LIMIT)
     except Exception as exc:
         st.error(f"数据库不可用 ClickHouse unreachable: {type(exc).__name__}")
         return
-    table = [{"告警": r["alert_id"], "状态": ui.STATE_ZH.get(r["state"], r["state"]),
+    before = st.session_state.get("fq_filter")
+    if before != (region, stage, state):  # another filter: a new first look
+        st.session_state["fq_filter"] = (region, stage, state)
+        st.session_state.pop("fq_taken", None)
+        if before is not None:
+            st.rerun()  # the whole page: the selection below follows the new list
+    held = av.hold_back(rows, st.session_state.get("fq_taken"))
+    st.session_state.setdefault("fq_taken", {r["alert_id"] for r in held.shown})
+    if held.new_ids:
+        n1, n2 = st.columns([4, 1])
+        n1.warning(f"{len(held.new_ids)} 条新告警 new alerts (列表暂不变动 held back until you take them in)")
+        if n2.button("显示新告警 Show new", key="q_take_in"):
+            st.session_state["fq_taken"] = st.session_state["fq_taken"] | set(held.new_ids)
+            st.rerun()
+    shown, pending = av.with_pending(held.shown, st.session_state.get("fq_pending", {}), clock.time())
+    st.session_state["fq_pending"] = pending
+    st.session_state["fq_rows"] = shown
+    storms = av.groups(shown)
+    size = {r["alert_id"]: len(g) for g in storms.values() for r in g}
+    selected = av.keep_selection(st.session_state.get("fq_selected"), [r["alert_id"] for r in shown])
+    table = [{"选中": "▶" if r["alert_id"] == selected else "", "告警": r["alert_id"],
+              "状态": ui.STATE_ZH.get(r["state"], r["state"]) + ("*" if r.get("provisional") else ""),
               "级别": ui.SEVERITY_ZH.get(r["severity"], r["severity"]), "类型": ui.KIND_ZH.get(r["kind"], r["kind"]),
               "阶段": ui.STAGE_ZH.get(r["stage"], r["stage"] or "—"), "属地": ui.region_name(r["region_code"]),
-              "案件": r["case_id"], "内容": scrub_text(r["message"]), "更新": ui.fmt_time(r["updated_at"]),
-              "确认人": r["acknowledged_by"]} for r in rows]
+              "案件": r["case_id"], "同组": size[r["alert_id"]], "内容": scrub_text(r["message"]),
+              "发起": ui.fmt_time(r["raised_at"]), "确认人": r["acknowledged_by"]} for r in shown]
     st.dataframe(table, hide_index=True, height=320, key="q_table")
+    alert = next((r for r in shown if r["alert_id"] == selected), None)
+    if alert is not None:
+        st.markdown(_detail(alert))
+
+
+@st.fragment
+def actions(user: auth.User) -> None:
+    """The selection (by alert_id, kept across refreshes) and the commands on it."""
+    rows = st.session_state.get("fq_rows") or []
+    flash = st.session_state.get("fq_flash")
+    if flash:
+        getattr(st, flash[0])(flash[1])
     if not rows:
         return
-    ids = [r["alert_id"] for r in rows]
-    picked = st.selectbox("选择告警 Alert", ids, key="q_alert",
-                          format_func=lambda a: f"{a} · {next(r['message'] for r in rows if r['alert_id'] == a)}")
-    alert = next(r for r in rows if r["alert_id"] == picked)
-    st.markdown(f"**{ui.STATE_ZH.get(alert['state'], alert['state'])}** · {alert['message']}"
-                + (f" · 确认人 {alert['acknowledged_by']}" if alert["acknowledged_by"] else "")
-                + (f" · 备注 {scrub_text(alert['note'])}" if alert["note"] else "")
-                + f" · 编号 {alert['alert_id']}")
-    st.session_state["fq_case_hint"] = alert["case_id"]
-    alert_actions(user, alert)
+    by_id = {r["alert_id"]: r for r in rows}
+    ids = list(by_id)
+    chosen = av.keep_selection(st.session_state.get("fq_selected"), ids)
+    picked = st.selectbox("选择告警 Alert", ids, index=ids.index(chosen), key="q_alert",
+                          format_func=lambda a: f"{a} · {by_id[a]['message']}" if a in by_id else a)
+    before = st.session_state.get("fq_selected")
+    st.session_state["fq_selected"] = picked
+    st.session_state["fq_case_hint"] = by_id[picked]["case_id"]
+    if before is not None and before != picked:
+        st.session_state.pop("fq_flash", None)
+        st.rerun()  # the whole page: the list marks it, the case panel opens its case
+    alert = by_id[picked]
+    group = av.groups(rows)[av.storm_key(alert)]
+    alert_actions(user, alert, group)
 
 
 def case_panel(user: auth.User) -> None:
@@ -241,7 +390,7 @@ def _unseal(sealed: str) -> dict[str, Any]:
         raise ValueError(f"解密失败 Could not unseal: {type(exc).__name__}") from exc
 
 
-user = current_user(touch=True)
+user = current_user(touch=True) or _from_cookie()
 if user is None:
     login()
 else:
@@ -251,4 +400,6 @@ else:
         _log_out()
         st.rerun()
     queue(user)
+    actions(user)
     case_panel(user)
+_keep_cookie()
