@@ -37,6 +37,7 @@ def scripted(now: datetime) -> list[dict[str, Any]]:
     """SC-AWAIT: answered (resolved) on time, waiting for evaluation, its resolve due instant
     long past; SC-SILENT: assigned, never signed; SC-UNRES: answered `resolved: false`;
     SC-ARCH archived, SC-DUP merged, SC-ONLINE answered online; SC-FRESH: just assigned."""
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps milliseconds
     t0 = now - timedelta(days=10)
     out: list[dict[str, Any]] = []
 
