@@ -153,7 +153,8 @@ _NUMBER = (
 )
 _INNER = re.compile(rf"(?<![\d.])(?:{_NUMBER})(?![\d])", re.ASCII)
 _TEXT = re.compile(rf"(?P<token>[A-Za-z0-9_\-]{{32,}})|(?<![\d.])(?:{_NUMBER})(?![\d])", re.ASCII)
-_CANDIDATE = re.compile(r"\d(?:[ \t\-\u2010-\u2015]?\d){6}")  # 7 digits: nothing shorter is masked
+_CANDIDATE = re.compile(r"\d(?:[ \t\-\u2010-\u2015]?\d){6}", re.ASCII)  # 7 digits: nothing shorter is masked
+_HAS_WIDE = re.compile("[\uff10-\uff19\uff0b\uff0d\uff08\uff09\u3000]")  # full-width: fold the text first
 
 
 def _masked_number(m: re.Match[str]) -> str:
@@ -181,7 +182,7 @@ def scrub_text(text: str | None) -> str:
     """Mask phone and ID numbers in free text (see above); other text is returned unchanged."""
     if not text:
         return ""
-    plain = text.translate(_WIDE)  # same length: positions agree
+    plain = text.translate(_WIDE) if _HAS_WIDE.search(text) else text  # same length: positions agree
     if _CANDIDATE.search(plain) is None:  # one cheap pass for the common case
         return text
     out, last = [], 0
