@@ -182,7 +182,8 @@ class Actor(Strict):
 class Citizen(Strict):
     """Contact data. On the wire only masked forms travel (张**, 138****5678);
     `phone_hash`/`id_hash` are keyed hashes for duplicate matching and `sealed`
-    the encrypted clear values (see `fengqiao.privacy`)."""
+    the encrypted clear values (see `fengqiao.privacy`); `track_token` the keyed hash of
+    (case id, the phone's last four digits) a citizen's tracking request is checked against."""
 
     name: Text100 | None = None
     phone: Annotated[str, StringConstraints(max_length=32)] | None = None
@@ -190,6 +191,7 @@ class Citizen(Strict):
     phone_hash: Annotated[str, StringConstraints(max_length=128)] | None = None
     id_hash: Annotated[str, StringConstraints(max_length=128)] | None = None
     sealed: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    track_token: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
 class Location(Strict):

@@ -168,6 +168,10 @@ class GatewaySettings(BaseModel):
     kafka_timeout_seconds: float = Field(default=10.0, gt=0)
     rate_limit_per_second: float = Field(default=50.0, ge=0)  # per API key, token bucket; 0 = no limit
     rate_limit_burst: float = Field(default=200.0, ge=1)
+    # citizen tracking (/v1/track, /track), stricter: per client address, and per case number
+    track_per_minute: float = Field(default=10.0, ge=0)  # 0 = no limit
+    track_burst: float = Field(default=10.0, ge=1)
+    track_case_per_hour: float = Field(default=30.0, ge=0)  # attempts on one case number from anywhere
 
     @field_validator("api_keys", mode="before")
     @classmethod

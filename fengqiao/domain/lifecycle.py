@@ -164,6 +164,7 @@ class CaseState:
     sign: TargetState | None = None
     resolve: TargetState | None = None
     seen: tuple[str, ...] = field(default=())
+    track_token: str = ""  # the citizen's tracking check (keyed hash, not the digits): producers/gateway/track.py
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, without default values (1M of these live in a worker's table)."""
@@ -249,6 +250,7 @@ def _received(state: CaseState, ev: Any, at: datetime, policy: Policy, cal: Work
     state.difficulty = p.difficulty.value if p.difficulty else ""
     state.channel, state.region_code, state.formal = ev.channel.value, ev.region_code, p.formal_petition
     state.received_at = at
+    state.track_token = (p.citizen.track_token or "") if p.citizen is not None else ""
     _new_resolve(state, at, policy, cal, 0)
 
 

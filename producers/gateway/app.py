@@ -35,7 +35,7 @@ from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
 from fengqiao.vocab import TZ as CST
 from producers.gateway import adapters as A
-from producers.gateway import open311, spec
+from producers.gateway import open311, spec, track_page
 from producers.gateway.authz import KeyRing, endpoint_denial
 from producers.gateway.config import INTAKE_CHANNELS, GatewaySettings, gateway_settings
 from producers.gateway.errors import HttpError, install_handlers, too_large
@@ -44,6 +44,7 @@ from producers.gateway.guards import BodyLimit, BrokerHealth, RateLimiter, is_js
 from producers.gateway.intake import Accepted, Conflict, Forbidden, Intake, Unavailable, fingerprint
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.readback import CaseView, ReadbackUnavailable
+from producers.gateway.track_page import Tracker
 
 log = logging.getLogger("fengqiao.gateway")
 
@@ -359,6 +360,10 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
         if case is None:
             raise HttpError(404, "not_found", f"no case {case_id[:64]}", f"未找到案件 {case_id[:64]}")
         return _json(200, case)
+
+    # ------------------------------------------------------------ citizen tracking (track.py)
+    track_page.add_routes(app, Tracker(view, settings.pii_key, gw.track_per_minute, gw.track_burst,
+                                       gw.track_case_per_hour))
 
     # ------------------------------------------------------------ Open311 GeoReport v2
     open311.add_routes(app, open311.Hooks(

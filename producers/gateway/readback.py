@@ -1,4 +1,4 @@
-"""Reading a case's state back for Open311 (and `GET /v1/cases/{id}`).
+"""Reading a case's state back for Open311, `GET /v1/cases/{id}` and citizen tracking.
 
 * One case: the streams worker's case view over HTTP,
   `GET {streams_url}/cases/{case_id}` → a `CaseSnapshot` JSON (404 when unknown).
@@ -37,6 +37,18 @@ class CaseView:
         self.client = httpx.Client(timeout=5.0)
 
     def get(self, case_id: str) -> dict[str, Any] | None:
+        found = self._fetch(case_id)
+        return found.get("case", found) if found is not None else None
+
+    def tracked(self, case_id: str) -> tuple[dict[str, Any], str] | None:
+        """The snapshot and the citizen's tracking token (`track.py`; "" when none was carried)."""
+        found = self._fetch(case_id)
+        if found is None or not isinstance(found.get("case"), dict):
+            return None
+        token = found.get("track_token")
+        return found["case"], token if isinstance(token, str) else ""
+
+    def _fetch(self, case_id: str) -> dict[str, Any] | None:
         try:
             r = self.client.get(f"{self.base}/cases/{quote(case_id, safe='')}/")  # the Faust view has a trailing slash
         except httpx.HTTPError as exc:
@@ -46,7 +58,7 @@ class CaseView:
         if r.status_code != 200:
             raise ReadbackUnavailable(f"streams case view answered {r.status_code}")
         data = r.json()
-        return data.get("case", data) if isinstance(data, dict) else None
+        return data if isinstance(data, dict) else None
 
     def close(self) -> None:
         self.client.close()

@@ -61,7 +61,7 @@ CONTENT_TYPES = ["application/json", "text/csv", "application/x-ndjson", "applic
 def live(kafka_bootstrap: str) -> Iterator[str]:
     with CaseViewStub() as view:  # knows no case: read-backs answer 404, not 503
         g = GatewaySettings(api_keys={"internal": KEY}, max_batch_events=5, max_body_bytes=256 * 1024,
-                            streams_url=view.url, rate_limit_per_second=0)
+                            streams_url=view.url, rate_limit_per_second=0, track_per_minute=0, track_case_per_hour=0)
         with GatewayThread(fresh_settings(kafka_bootstrap), g) as gt:
             yield gt.url
     print(f"fuzz: {SENT['n']} schemathesis requests")
@@ -109,7 +109,8 @@ def test_random_bytes_never_give_a_server_error(client: httpx.Client, raw: bytes
 
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=300)
 ALL_PATHS = BODY_PATHS + ["/healthz", "/v1/cases/X-1", "/open311/v2/services.json", "/open311/v2/services/help.xml",
-                          "/open311/v2/requests.json", "/open311/v2/requests/X-1.xml", "/nowhere"]
+                          "/open311/v2/requests.json", "/open311/v2/requests/X-1.xml", "/v1/track/X-1", "/track",
+                          "/nowhere"]
 
 
 @settings(max_examples=80, derandomize=True, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
@@ -118,7 +119,8 @@ ALL_PATHS = BODY_PATHS + ["/healthz", "/v1/cases/X-1", "/open311/v2/services.jso
        headers=st.dictionaries(st.sampled_from(["X-API-Key", "Authorization", "Idempotency-Key", "Content-Type",
                                                 "Content-Length", "Accept", "X-Forwarded-For"]), header_text, max_size=4),
        query=st.lists(st.tuples(st.sampled_from(["partial", "format", "service_request_id", "start_date", "status",
-                                                 "jurisdiction_id", "service_code", "x"]), st.text(max_size=60)), max_size=4))
+                                                 "jurisdiction_id", "service_code", "phone_last4", "x"]),
+                                st.text(max_size=60)), max_size=4))
 def test_hostile_headers_and_query_strings_never_give_a_server_error(
         client: httpx.Client, path: str, method: str, headers: dict[str, str], query: list[tuple[str, str]]) -> None:
     if not headers.get("Content-Length", "0").isdigit():
