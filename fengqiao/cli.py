@@ -199,7 +199,10 @@ def simulate(
     max_events: Optional[int] = typer.Option(None, help="stop after this many events"),
 ) -> None:
     """Produce realistic petition traffic (received + lifecycle events) to Kafka."""
+    from fengqiao import logs
     from producers.simulator import run_simulator
+
+    logs.install()  # a broker outage: logged once, then at a bounded rate, while the simulator waits
 
     summary = run_simulator(_settings(), rate=rate, duration=duration, seed=seed, speed=speed,
                             gateway_url=gateway, max_events=max_events)
@@ -306,6 +309,46 @@ def dlq(
         return
     for dl in list_dead_letters(s, limit=limit):
         typer.echo(json.dumps(dl, ensure_ascii=False))
+
+
+@app.command()
+def status(
+    workers: int = typer.Option(1, min=1, help="streams workers to probe (web ports from streams.web_port on)"),
+    gateway_port: int = typer.Option(8080, help="the gateway's port (optional part: absent is not a failure)"),
+    as_json: bool = typer.Option(False, "--json", help='print {"parts": [{"name", "where", "state", "detail"}]}'),
+) -> None:
+    """The health of every running part in one table; exit 0 all up, 1 one degraded, 2 one down."""
+    from broker.wire import metadata_brokers, parse_bootstrap
+    from fengqiao import status as st
+    from sinks.health import read_state, stale_reason, state_path
+
+    s = _settings()
+    parts = []
+    for host, port in parse_bootstrap(s.kafka_bootstrap):
+        brokers = metadata_brokers(host, port, timeout=2.0)
+        parts.append(st.Part("kafka", f"{host}:{port}", st.UP if brokers else st.DOWN,
+                             f"{len(brokers)} broker(s) in the metadata" if brokers else "no answer / 无响应"))
+    for i in range(workers):
+        url = f"http://127.0.0.1:{s.streams.web_port + i}/health/"
+        parts.append(st.streams_part("streams" if workers == 1 else f"streams-{i + 1}", url, st.http_probe(url)))
+    wall_url = f"http://{s.wall.host}:{s.wall.port}/_stcore/health"
+    parts.append(st.http_part("wall", wall_url, st.http_probe(wall_url)))
+    if s.embedded_store and s.wall.embedded_sink:
+        health = read_state(state_path(s.data_dir))
+        reason = stale_reason(health) if health is not None else "no sink has run / 写入服务未运行"
+        metrics = st.http_probe(f"http://{s.wall.host}:{s.wall.metrics_port}/metrics")
+        rows = st.metric_sum(metrics[1], "fengqiao_sink_rows_total") if metrics and metrics[0] == 200 else None
+        state = st.DOWN if health is None or not health.running else st.DEGRADED if reason else st.UP
+        parts.append(st.Part("sink (in wall)", f"{s.wall.host}:{s.wall.metrics_port}/metrics", state,
+                             reason or (f"{rows:.0f} rows since start" if rows is not None else "")))
+    else:
+        url = f"http://127.0.0.1:{s.sink.metrics_port}/metrics"
+        parts.append(st.http_part("sink", url, st.http_probe(url)))
+    url = f"http://127.0.0.1:{gateway_port}/healthz"
+    parts.append(st.http_part("gateway", url, st.http_probe(url), optional=True))
+    typer.echo(json.dumps({"parts": [p.as_json() for p in parts]}, ensure_ascii=False) if as_json
+               else st.render(parts))
+    raise typer.Exit(st.exit_code(parts))
 
 
 @app.command()

@@ -64,6 +64,15 @@ def test_the_sink_starts_with_the_wall_server_before_any_page(kafka_bootstrap: s
         state = json.loads(state_path(tmp_path).read_text())
         assert state["running"] and state["last_insert_at"]
         assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).status_code == 200
+        out = subprocess.run([str(PROJECT_ROOT / ".venv/bin/fengqiao"), "status", "--json",
+                              "--gateway-port", str(free_port())], env={**env, "FENGQIAO_WALL__PORT": str(port),
+                             "FENGQIAO_STREAMS__WEB_PORT": str(free_port())}, capture_output=True, text=True, timeout=60)
+        parts = {p["name"]: p for p in json.loads(out.stdout)["parts"]}
+        assert {n: p["state"] for n, p in parts.items()} == {"kafka": "up", "streams": "down", "wall": "up",
+                                                            "sink (in wall)": "up", "gateway": "absent"}, out.stdout
+        rows_all = parts["sink (in wall)"]["detail"].split()
+        assert rows_all[1:] == ["rows", "since", "start"] and int(rows_all[0]) >= 300  # events and the tables fed
+        assert out.returncode == 2  # a part (the worker) is down
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         code = proc.wait(timeout=40)
