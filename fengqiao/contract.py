@@ -54,9 +54,22 @@ class Limits:
     max_bytes: int = 64 * 1024
     max_depth: int = 32
     clock: Callable[[], datetime] = field(default=_utc_now, compare=False)
+    _earliest_ts: float = field(init=False, repr=False, compare=False, default=0.0)
+    _ahead_s: float = field(init=False, repr=False, compare=False, default=0.0)
+
+    def __post_init__(self) -> None:  # the check runs on every event: compare plain seconds
+        object.__setattr__(self, "_earliest_ts", self.earliest.timestamp())
+        object.__setattr__(self, "_ahead_s", self.ahead.total_seconds())
 
     def latest(self) -> datetime:
         return self.clock() + self.ahead
+
+    def admits(self, v: datetime) -> bool:
+        try:
+            ts = v.timestamp()
+        except (OverflowError, ValueError):  # an offset that pushes year 1 / 9999 out of range
+            return False
+        return self._earliest_ts <= ts <= self.clock().timestamp() + self._ahead_s
 
 
 _default_limits = Limits()
@@ -85,15 +98,10 @@ def limits_in_effect(limits: Limits) -> Iterator[Limits]:
 
 def _in_window(v: datetime) -> datetime:
     lim = current_limits()
-    latest = lim.latest()
-    try:
-        inside = lim.earliest <= v <= latest
-    except OverflowError:  # an offset that pushes year 1 / 9999 out of range
-        inside = False
-    if not inside:
+    if not lim.admits(v):
         raise PydanticCustomError(
             "instant_window", "instant outside the allowed window {earliest} .. {latest}",
-            {"earliest": lim.earliest.isoformat(), "latest": latest.isoformat(timespec="seconds")})
+            {"earliest": lim.earliest.isoformat(), "latest": lim.latest().isoformat(timespec="seconds")})
     return v
 
 

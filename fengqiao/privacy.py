@@ -43,7 +43,8 @@ def _subkey(secret: str | SecretStr, label: str) -> bytes:
 # ------------------------------------------------------------------ normalise
 def normalize_phone(phone: str) -> str:
     """Digits only (full-width ones too), without the +86 / 0086 country prefix."""
-    p = _PHONE_CLEAN.sub("", phone.strip().translate(_WIDE))
+    p = phone.strip()
+    p = _PHONE_CLEAN.sub("", p.translate(_WIDE) if _HAS_WIDE.search(p) else p)
     if p.startswith("0086"):
         p = p[4:]
     elif p.startswith("86") and len(p) == 13:
@@ -69,8 +70,8 @@ def is_masked(value: str | None, kind: str | None = None) -> bool:
     if not value or MASK not in value:
         return False
     v = value.strip()
-    forms = {"name": v, "phone": normalize_phone(v), "id_number": v}
-    return any(_MASKED_FORMS[k].fullmatch(forms[k]) for k in ((kind,) if kind else _MASKED_FORMS))
+    return any(_MASKED_FORMS[k].fullmatch(normalize_phone(v) if k == "phone" else v)
+               for k in ((kind,) if kind else _MASKED_FORMS))
 
 
 # ------------------------------------------------------------------ masks
@@ -114,6 +115,12 @@ def phone_hash(phone: str, secret: str) -> str:
 
 def id_hash(id_number: str, secret: str) -> str:
     return keyed_hash(normalize_id(id_number), secret, "match:id")
+
+
+def track_token(case_id: str, last4: str, secret: str) -> str:
+    """What a citizen's tracking request (case number + the phone's last four digits) is
+    checked against: a keyed hash of both, so no digits are kept for it."""
+    return keyed_hash(f"{case_id}\x1f{last4}", secret, "track")
 
 
 # ------------------------------------------------------------------ sealing
@@ -229,9 +236,10 @@ def may_carry_pii(raw: bytes | None) -> bool:
 
 # ------------------------------------------------------------------ the door
 def protect_citizen(
-    citizen: dict[str, Any] | None, secret: str, *, seal_clear: bool = True
+    citizen: dict[str, Any] | None, secret: str, *, seal_clear: bool = True, case_id: str | None = None
 ) -> dict[str, Any] | None:
-    """Turn clear contact data into what may travel: masks + keyed hashes (+ sealed).
+    """Turn clear contact data into what may travel: masks + keyed hashes (+ sealed), and with
+    the `case_id` the citizen's `track_token`.
 
     Idempotent: values that are already masked are left as they are (with the
     hashes and `sealed` they came with), so an event that passed the door once
@@ -250,6 +258,9 @@ def protect_citizen(
         clear["phone"] = normalize_phone(phone)
         out["phone"] = mask_phone(phone)
         out["phone_hash"] = phone_hash(phone, secret)
+        digits = normalize_phone(phone)
+        if case_id and len(digits) >= 4 and digits[-4:].isdigit():
+            out["track_token"] = track_token(case_id, digits[-4:], secret)
     idn = citizen.get("id_number")
     if idn and not is_masked(idn, "id_number"):
         clear["id_number"] = normalize_id(idn)
