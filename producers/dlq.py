@@ -72,7 +72,7 @@ def resubmit_event(settings: Settings, text: str) -> str:
         c = ev.payload.citizen.model_dump(exclude_none=True)  # type: ignore[attr-defined]
         if privacy.carries_clear_pii(c):
             d = ev.model_dump(mode="json", exclude_none=True)
-            d["payload"]["citizen"] = privacy.protect_citizen(c, settings.pii_key)
+            d["payload"]["citizen"] = privacy.protect_citizen(c, settings.pii_key, case_id=ev.case_id)
             ev = parse_event(d)
     try:
         produce_events(settings, [ev], timeout=30)

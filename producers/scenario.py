@@ -234,7 +234,8 @@ class Scenario:
         if case.formal:
             payload["formal_petition"] = True
         if case.citizen:
-            payload["citizen"] = (privacy.protect_citizen(case.citizen, self.pii_key, seal_clear=self.seal)
+            payload["citizen"] = (privacy.protect_citizen(case.citizen, self.pii_key, seal_clear=self.seal,
+                                                          case_id=case.case_id)
                                   if self.protect else dict(case.citizen))
         if rng.random() < 0.55:
             payload["location"] = self._location(region_code, slots)

@@ -37,7 +37,7 @@ from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings
 from fengqiao.vocab import SCHEMA_VERSION
 from fengqiao.vocab import TZ as CST
-from producers.gateway import authz, track
+from producers.gateway import authz
 from producers.gateway.adapters import event_id_for
 from producers.gateway.audit import AuditTrail
 from producers.gateway.authz import AccessAudit, CaseFacts, Denial, Principal
@@ -363,11 +363,8 @@ class Intake:
         if ev.event_type == "petition.received" and privacy.carries_clear_pii(
                 ev.payload.citizen.model_dump(exclude_none=True) if ev.payload.citizen else None):  # type: ignore[attr-defined]
             d = ev.model_dump(mode="json", exclude_none=True)
-            clear = d["payload"]["citizen"]
-            d["payload"]["citizen"] = privacy.protect_citizen(clear, self.settings.pii_key)
-            phone = clear.get("phone")  # the last time the clear phone is seen: the citizen's tracking token
-            if phone and not privacy.is_masked(phone, "phone") and (tok := track.token(ev.case_id, phone, self.settings.pii_key)):
-                d["payload"]["citizen"]["track_token"] = tok
+            d["payload"]["citizen"] = privacy.protect_citizen(d["payload"]["citizen"], self.settings.pii_key,
+                                                              case_id=ev.case_id)  # + the tracking token
         if ev.actor is not None and ev.actor.role == "citizen" and ev.actor.name and not privacy.is_masked(ev.actor.name):
             d = d or ev.model_dump(mode="json", exclude_none=True)
             d["actor"]["name"] = privacy.mask_name(ev.actor.name)

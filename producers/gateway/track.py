@@ -1,9 +1,10 @@
 """Citizen tracking (DESIGN.md section 1, "citizens"): the status of one's own petition by
 its number and the last four digits of one's phone, nothing else.
 
-* `token`: at the door (`intake._protect`, where the clear phone is seen for the last
-  time) a keyed hash of (case id, last four digits) goes into the masked citizen block;
-  the worker keeps it in `CaseState.track_token`. No digits are stored anywhere new.
+* The token: where the clear phone is seen for the last time (the gateway's door,
+  `privacy.protect_citizen(..., case_id=)`), a keyed hash of (case id, last four digits),
+  `privacy.track_token`, goes into the masked citizen block; the worker keeps it in
+  `CaseState.track_token`. No digits are stored anywhere new.
 * `citizen_view`: what a citizen sees: the status in their words (zh-CN first), the
   stages passed with their dates, the current deadline. No contact data, no department,
   no staff, no event payloads: only the snapshot's instants.
@@ -14,29 +15,15 @@ Pure: the HTTP side (the check, rate limits, the page) is `track_page.py`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from fengqiao import privacy
 from fengqiao.domain.phase import Phase
 from fengqiao.records import CaseSnapshot
 from fengqiao.vocab import TZ as CST
 
-LABEL = "track"  # the sub-key label: this hash is never comparable with the matching hashes
 Last4 = Annotated[str, Field(pattern=r"^\d{4}$", description="the last four digits of the phone / 手机号后四位")]
-
-
-def token(case_id: str, phone: str, secret: Any) -> str | None:
-    """The tracking token of a case for a (clear) phone; None without four digits."""
-    digits = privacy.normalize_phone(phone)
-    if len(digits) < 4 or not digits[-4:].isdigit():
-        return None
-    return token_of(case_id, digits[-4:], secret)
-
-
-def token_of(case_id: str, last4: str, secret: Any) -> str:
-    return privacy.keyed_hash(f"{case_id}\x1f{last4}", secret, LABEL)
 
 
 # ------------------------------------------------------------------ what a citizen sees

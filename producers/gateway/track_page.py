@@ -32,7 +32,7 @@ from producers.gateway import spec
 from producers.gateway.errors import HttpError, json_response
 from producers.gateway.guards import RateLimiter, retry_after
 from producers.gateway.readback import CaseView, ReadbackUnavailable
-from producers.gateway.track import LABEL, Last4, Tracking, citizen_view, token_of
+from producers.gateway.track import Last4, Tracking, citizen_view
 
 PAGE = Template((Path(__file__).with_name("track.html")).read_text("utf-8"))
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
@@ -49,7 +49,7 @@ _PAGE_ANSWERS = {code: {"description": d, "content": _HTML} for code, d in (
     (429, "too many queries; see Retry-After / 查询过于频繁"), (503, "the case view does not answer / 暂不可用"))}
 _PAGE_ANSWERS[429]["headers"] = spec.RETRY_AFTER
 _PAGE_ANSWERS[413] = spec.answers(413)[413]
-_DUMMY = privacy.keyed_hash("\x00", "dummy", LABEL)  # compared with when there is nothing to compare
+_DUMMY = privacy.track_token("\x00", "dummy", "dummy")  # compared with when there is nothing to compare
 
 
 def not_found() -> HttpError:
@@ -84,7 +84,7 @@ class Tracker:
             raise HttpError(503, "readback_unavailable", "the case view does not answer, retry later",
                             "案件状态服务暂不可用，请稍后重试") from None
         stored = found[1] if found is not None and found[1] else _DUMMY
-        match = hmac.compare_digest(token_of(case_id, last4, self.secret), stored)  # the same work either way
+        match = hmac.compare_digest(privacy.track_token(case_id, last4, self.secret), stored)  # the same work either way
         if found is None or not match or stored is _DUMMY:
             raise not_found()
         return citizen_view(CaseSnapshot.model_validate(found[0]))

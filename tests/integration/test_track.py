@@ -13,7 +13,7 @@ import pytest
 from fengqiao.settings import Settings
 from producers.gateway.config import GatewaySettings
 from producers.gateway.embedded import GatewayThread
-from producers.gateway.track import token_of
+from fengqiao.privacy import track_token as token_of
 from tests.integration._intake_helpers import fresh_settings, read_topic
 from tests.integration.streams_harness import TZ, Worker, event, producer, send, worker_env
 from tests.integration.test_sink import wait_until
