@@ -62,6 +62,8 @@ def register(rt: Any) -> None:
         op = orjson.loads(value)
         old = tables.case(key)
         if old is None:
+            if op.get("op") != "tick":  # an officer's command for a case nobody knows: never silently
+                await rt.dead_letter(value, f"case-ops: unknown case {key} / 未知案件", message)
             return
         kind = op.get("op")
         if kind == "tick":

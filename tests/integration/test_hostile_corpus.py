@@ -85,6 +85,8 @@ def hostile_commands(key: str) -> list[tuple[str, bytes | None, bool]]:
         ("signed, officer_id too long", _raw(command("case.escalate", case_id="G-0", to_level="city",
                                                      reason="r", officer_id="x" * 500)), True),
         ("signed, unknown alert (dead-lettered by alert-index)", _raw(ack), True),
+        ("signed, escalate an unknown case (dead-lettered by the case agent)",
+         _raw(command("case.escalate", case_id="NO-SUCH-CASE", to_level="city", reason="r")), True),
     ]
 
 
@@ -140,8 +142,8 @@ def test_every_hostile_message_is_one_dead_letter_and_the_stream_goes_on(
         wait_until(lambda: query(settings, f"SELECT count() FROM {db}.events WHERE case_id LIKE 'G-%'")[0][0]
                    >= len(good) + 1, 60, "the good events and the escalation in the store")
         # the sink: every hostile event but the lifecycle one (the sink does not judge the lifecycle), every
-        # hostile command but the unknown alert id (a well-formed, signed command is stored as it is)
-        sink_want = len(bad_events) - 1 + len(bad_commands) - 1
+        # hostile command but the unknown alert and case (a well-formed, signed command is stored as it is)
+        sink_want = len(bad_events) - 1 + len(bad_commands) - 2
         want = len(bad_events) + len(bad_commands) + sink_want
         everything: list[dict[str, Any]] = []
         end = time.time() + 30
@@ -162,8 +164,9 @@ def test_every_hostile_message_is_one_dead_letter_and_the_stream_goes_on(
         for d in dead:
             by_topic[d["topic"]] = by_topic.get(d["topic"], 0) + 1
         assert by_topic.pop(t.events) == len(bad_events)
-        assert by_topic.pop(t.commands) == len(bad_commands) - 1
-        assert list(by_topic.values()) == [1]  # the unknown alert id, from the alert-index topic
+        assert by_topic.pop(t.commands) == len(bad_commands) - 2
+        assert sorted(by_topic.values()) == [1, 1]  # the unknown alert id (alert-index), the unknown case (case-ops)
+        assert sorted(k.split("-", 2)[-1] for k in by_topic) == ["alert-index", "case-ops"]  # it-<tag>-<name>
         ev_offsets = sorted(d["offset"] for d in dead if d["topic"] == t.events)
         assert len(set(ev_offsets)) == len(bad_events)  # one per message, none twice
         errors = " ".join(d["error"] for d in dead)
