@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 DEFAULT_INTERVAL = 30.0
 MAX_KEYS = 512  # distinct templates remembered (oldest forgotten first)
-_DIGITS = re.compile(r"\d+")
+_VARYING = re.compile(r"0x[0-9a-fA-F]+|\d+")  # object addresses and numbers (ids, ports, durations)
 
 
 @dataclass
@@ -44,8 +44,9 @@ class Repeat:
 
 
 def template_of(record: logging.LogRecord) -> str:
-    """The message before its arguments; numbers folded so `node 1`/`node 2` are one template."""
-    return _DIGITS.sub("#", str(record.msg))[:200]
+    """The message before its arguments; numbers and addresses folded so `node 1`/`node 2` (and
+    messages formatted before logging, as some of kafka-python's are) are one template."""
+    return _VARYING.sub("#", str(record.msg))[:200]
 
 
 class RepeatFilter(logging.Filter):

@@ -53,6 +53,12 @@ def test_other_templates_loggers_and_info_lines_are_not_held_back() -> None:
     assert flt.problems() == []
 
 
+def test_messages_formatted_before_logging_fold_addresses_and_numbers() -> None:
+    flt = RepeatFilter(interval=30.0, clock=Clock())
+    assert flt.filter(_record("Task <Task object at 0x7f24197e5dd0> ran for 0.151s", name="kafka.net.selector"))
+    assert not flt.filter(_record("Task <Task object at 0x7fb159eeb390> ran for 0.191s", name="kafka.net.selector"))
+
+
 def test_the_filter_remembers_a_bounded_number_of_templates() -> None:
     flt = RepeatFilter(interval=30.0, clock=Clock(), max_keys=10)
     for i in range(100):
