@@ -172,6 +172,7 @@ class GatewaySettings(BaseModel):
     track_per_minute: float = Field(default=10.0, ge=0)  # 0 = no limit
     track_burst: float = Field(default=10.0, ge=1)
     track_case_per_hour: float = Field(default=30.0, ge=0)  # attempts on one case number from anywhere
+    track_floor_seconds: float = Field(default=0.1, ge=0)  # every answer takes at least this long (no timing hint)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -363,7 +363,7 @@ def create_app(settings: Settings, gw: GatewaySettings | None = None, intake: In
 
     # ------------------------------------------------------------ citizen tracking (track.py)
     track_page.add_routes(app, Tracker(view, settings.pii_key, gw.track_per_minute, gw.track_burst,
-                                       gw.track_case_per_hour))
+                                       gw.track_case_per_hour, gw.track_floor_seconds))
 
     # ------------------------------------------------------------ Open311 GeoReport v2
     open311.add_routes(app, open311.Hooks(

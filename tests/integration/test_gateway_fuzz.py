@@ -61,7 +61,8 @@ CONTENT_TYPES = ["application/json", "text/csv", "application/x-ndjson", "applic
 def live(kafka_bootstrap: str) -> Iterator[str]:
     with CaseViewStub() as view:  # knows no case: read-backs answer 404, not 503
         g = GatewaySettings(api_keys={"internal": KEY}, max_batch_events=5, max_body_bytes=256 * 1024,
-                            streams_url=view.url, rate_limit_per_second=0, track_per_minute=0, track_case_per_hour=0)
+                            streams_url=view.url, rate_limit_per_second=0, track_per_minute=0, track_case_per_hour=0,
+                            track_floor_seconds=0)
         with GatewayThread(fresh_settings(kafka_bootstrap), g) as gt:
             yield gt.url
     print(f"fuzz: {SENT['n']} schemathesis requests")

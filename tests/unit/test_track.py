@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncio
+import time
+
 import pytest
 
 from fengqiao import privacy
@@ -113,7 +116,8 @@ def test_wrong_phone_unknown_case_and_no_token_give_one_answer() -> None:
 
 def test_rate_limits_per_client_and_per_case_number() -> None:
     clock = Clock()
-    tr = Tracker(View({"K-1": _case("K-1")}), KEY, per_minute=6, burst=2, case_per_hour=3, clock=clock)
+    tr = Tracker(View({"K-1": _case("K-1")}), KEY, per_minute=6, burst=2, case_per_hour=3,
+                 clock=clock)
     tr.find("K-1", "5678", "a")
     assert _refused(tr, "X-1", "5678", "a").status == 404
     limited = _refused(tr, "K-1", "5678", "a")
@@ -128,3 +132,14 @@ def test_case_view_down_is_503_and_the_page_escapes_what_it_echoes() -> None:
     assert _refused(Tracker(View({}, down=True), KEY, 0, 1, 0), "K-1", "5678").status == 503
     out = render("", '"><script>alert(1)</script>')
     assert "<script>alert" not in out and "&quot;&gt;&lt;script&gt;" in out
+
+
+def test_every_answer_takes_at_least_the_floor() -> None:
+    tr = Tracker(View({"K-1": _case("K-1")}), KEY, 0, 1, 0, floor=0.05)
+    for cid, last4 in (("K-1", "5678"), ("K-1", "0000"), ("U-1", "5678")):
+        start = time.monotonic()
+        try:
+            asyncio.run(tr.answer(cid, last4, "c"))
+        except HttpError as e:
+            assert e.status == 404
+        assert time.monotonic() - start >= 0.05
