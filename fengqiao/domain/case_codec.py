@@ -14,7 +14,9 @@ change of each case rewrites it in the new form. Instants are ISO 8601 strings.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -31,6 +33,7 @@ _ALERT_FIELDS = ("alert_id", "kind", "severity", "state", "region_code", "raised
 _ALERT_TIMES = frozenset({"raised_at", "updated_at", "due_at", "acknowledged_at", "silenced_until"})
 _ALERT_TIME_AT = tuple(i for i, f in enumerate(_ALERT_FIELDS) if f in _ALERT_TIMES)
 _CASE_IDS_AT = _ALERT_FIELDS.index("case_ids")
+assert tuple(f.name for f in fields(Alert)) == (_ALERT_FIELDS[0], "dedup_key", *_ALERT_FIELDS[1:])
 
 
 class CodecError(ValueError):
@@ -46,20 +49,27 @@ def _dt(v: str | None) -> datetime | None:
 
 
 # ------------------------------------------------------------------ alerts
+_alert_values = attrgetter(*_ALERT_FIELDS)
+_fromiso = datetime.fromisoformat
+
+
 def alert_to_list(a: Alert) -> list[Any]:
-    out: list[Any] = [getattr(a, f) for f in _ALERT_FIELDS]
+    out = list(_alert_values(a))
     for i in _ALERT_TIME_AT:
-        out[i] = _iso(out[i])
+        if out[i] is not None:
+            out[i] = out[i].isoformat()
     out[_CASE_IDS_AT] = list(a.case_ids)
     return out
 
 
 def alert_from_list(dedup_key: str, v: list[Any]) -> Alert:
-    kw = dict(zip(_ALERT_FIELDS, v))
-    for f in _ALERT_TIMES:
-        kw[f] = _dt(kw[f])
-    kw["case_ids"] = tuple(kw["case_ids"])
-    return Alert(dedup_key=dedup_key, **kw)
+    """Positional: `_ALERT_FIELDS` is `Alert`'s field order without `dedup_key` (second)."""
+    v = list(v)
+    for i in _ALERT_TIME_AT:
+        if v[i]:
+            v[i] = _fromiso(v[i])
+    v[_CASE_IDS_AT] = tuple(v[_CASE_IDS_AT])
+    return Alert(v[0], dedup_key, *v[1:])
 
 
 def alert_to_json(a: Alert) -> dict[str, Any]:
@@ -83,7 +93,8 @@ def alert_from_json(d: dict[str, Any]) -> Alert:
 
 def alert_wire(a: Alert) -> bytes:
     """The record published on `petitions.alerts`, validated by the contract's `AlertRecord`."""
-    return AlertRecord.model_validate(alert_to_json(a)).to_json()
+    kw = dict(zip(_ALERT_FIELDS, _alert_values(a)), dedup_key=a.dedup_key, case_ids=list(a.case_ids))
+    return AlertRecord(**kw).to_json()  # from the instants themselves: no ISO strings to parse
 
 
 def slot_from_json(d: dict[str, Any]) -> AlertSlot:

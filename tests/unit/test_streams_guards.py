@@ -73,3 +73,15 @@ def test_producers_wait_for_all_in_sync_replicas(tmp_path: Path) -> None:
     app = app_mod.build_app(Settings(streams=StreamsSettings(app_id="acks-test")), workdir=tmp_path / "w",
                             store="memory://", replication_factor=3)
     assert app.conf.producer_acks == -1 and app.conf.topic_replication_factor == 3
+
+
+def test_no_test_only_branches_in_the_worker() -> None:
+    """Tests inject the sender, the partitions and the source topic; production code does not ask
+    whether it runs in a test (issue 10: `live` in runtime.py, sniffing `b'{"op"'` in agents_case.py)."""
+    import inspect
+
+    from streams import agents_case, runtime
+
+    assert "live" not in {f.name for f in runtime.Runtime.__dataclass_fields__.values()}
+    assert "startswith(b'{\"op\"'" not in inspect.getsource(agents_case)
+    assert not re.search(r"\bif not self\.live\b|test context", inspect.getsource(runtime))
