@@ -20,7 +20,7 @@ from fengqiao.settings import Settings, SinkSettings, reveal
 from fengqiao.signing import signed_headers
 from sinks.metrics import serve_metrics
 from sinks.runner import ensure_topics, run_sink
-from tests.netutil import free_port
+from tests.netutil import free_port, prom_samples
 from sinks.store import get_client, store_lock
 from tests.factories import event_messages
 
@@ -45,13 +45,8 @@ def query(settings: Settings, sql: str, params: dict[str, Any] | None = None) ->
 
 
 def sink_metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The process's sink metrics over prometheus_client's HTTP server, parsed by its parser."""
-    import httpx
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    return {(x.name, tuple(sorted(x.labels.items()))): x.value
-            for fam in text_string_to_metric_families(text) for x in fam.samples}
+    """The process's sink metrics over prometheus_client's HTTP server."""
+    return prom_samples(f"http://127.0.0.1:{port}/metrics")
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:

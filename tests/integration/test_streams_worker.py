@@ -11,7 +11,6 @@ from typing import Any, Callable
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fengqiao.domain import sla
 from fengqiao.domain.calendar import load_calendar
@@ -21,6 +20,7 @@ from fengqiao.regions import prefecture_of
 from broker.topics import ensure_project_topics, internal_topics
 from fengqiao.settings import Settings, StreamsSettings
 
+from tests.netutil import prom_samples
 from tests.integration.streams_harness import (
     TZ, Reader, Worker, event, producer, received, send, send_command, worker_env, write_policy,
 )
@@ -131,10 +131,7 @@ def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: 
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The worker's /metrics/ parsed by prometheus_client's own parser: (sample name, labels) -> value."""
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=10).text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return prom_samples(f"http://127.0.0.1:{port}/metrics/")
 
 
 def scenario(t0: datetime) -> list[dict[str, Any]]:

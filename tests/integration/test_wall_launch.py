@@ -12,21 +12,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from fengqiao.settings import PROJECT_ROOT, Settings
 from sinks.health import state_path
 from tests.factories import event_messages
 from tests.integration.test_sink import produce
-from tests.netutil import free_port
+from tests.netutil import free_port, prom_samples
 
 pytestmark = pytest.mark.integration
 
 
 def _rows(port: int) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return sum(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
-               if s.name == "fengqiao_sink_rows_total" and s.labels.get("table") == "events")
+    return prom_samples(f"http://127.0.0.1:{port}/metrics").get(("fengqiao_sink_rows_total", (("table", "events"),)), 0)
 
 
 def test_the_sink_starts_with_the_wall_server_before_any_page(kafka_bootstrap: str, tmp_path: Path) -> None:
