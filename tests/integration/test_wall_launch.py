@@ -61,6 +61,7 @@ def test_the_sink_starts_with_the_wall_server_before_any_page(kafka_bootstrap: s
         state = json.loads(state_path(tmp_path).read_text())
         assert state["running"] and state["last_insert_at"]
         assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=5).status_code == 200
+        assert prom_samples(f"http://127.0.0.1:{metrics_port}/metrics")[("fengqiao_wall_data_stale", ())] == 0
         out = subprocess.run([str(PROJECT_ROOT / ".venv/bin/fengqiao"), "status", "--json",
                               "--gateway-port", str(free_port())], env={**env, "FENGQIAO_WALL__PORT": str(port),
                              "FENGQIAO_STREAMS__WEB_PORT": str(free_port())}, capture_output=True, text=True, timeout=60)
