@@ -1,6 +1,7 @@
 """Topic administration with kafka-python: the project's topics, each with its config,
 created by one function every process calls at start-up (`ensure_project_topics`: the
-streams worker, the sink, the gateway, the simulator, `fengqiao up`, the tests).
+streams worker, which adds its internal topics, the sink, the gateway, the simulator,
+`fengqiao up`, the tests).
 
 Idempotent on purpose: every part may call it in any order, and a topic someone else just
 created is fine. Existing topics are left as they are (partitions, replication, configs).
@@ -80,28 +81,34 @@ def internal_topics(app_id: str) -> dict[str, str]:
     return {x: f"{app_id}-{x}" for x in INTERNAL_SUFFIXES}
 
 
-def project_topics(settings: "Settings") -> list[TopicSpec]:
+def project_topics(settings: "Settings", worker: bool = False) -> list[TopicSpec]:
     """Every topic the project uses, with its own config: the contract topics
-    (`petitions.cases` compacted: one snapshot per case is what matters) and the worker's
-    internal ones, all with `settings.topics.partitions` partitions (co-partitioning)."""
+    (`petitions.cases` compacted: one snapshot per case is what matters) and, for the streams
+    worker (`worker`), its internal ones; all with `settings.topics.partitions` partitions.
+    The internal topics are named after the worker's app id and must match its partition
+    count, so only a worker creates them (a gateway with other settings would not)."""
     t = settings.topics
-    names = [*settings.all_topics(), *internal_topics(settings.streams.app_id).values()]
+    names = settings.all_topics() + (list(internal_topics(settings.streams.app_id).values()) if worker else [])
     return [TopicSpec(n, t.partitions, {"cleanup.policy": "compact"} if n == t.cases else {}) for n in names]
 
 
-def ensure_project_topics(settings: "Settings", timeout: float = 30.0, co_partitioned: bool = False) -> Replication:
+def ensure_project_topics(settings: "Settings", timeout: float = 30.0, worker: bool = False) -> Replication:
     """Create the project's missing topics with their configs; returns the replication used.
 
-    `co_partitioned` (the streams worker): refuse to go on when the events topic has another
-    partition count than the settings, since the internal topics must match it."""
+    `worker` (the streams worker): its internal topics too, and refuse to go on when the
+    events topic or an internal one has another partition count than the settings
+    (co-partitioning)."""
     t = settings.topics
-    rep = _ensure(settings.kafka_bootstrap, project_topics(settings), t.replication_factor, t.min_insync_replicas,
-                  timeout)
-    if co_partitioned:
-        parts = topic_partitions(settings.kafka_bootstrap, t.events, timeout)
-        if parts != t.partitions:
-            raise TopicError(f"事件主题分区数 {parts} 与配置 {t.partitions} 不一致 / topic {t.events} has {parts} "
-                             f"partitions, settings say {t.partitions}: internal topics must be co-partitioned")
+    specs = project_topics(settings, worker)
+    rep = _ensure(settings.kafka_bootstrap, specs, t.replication_factor, t.min_insync_replicas, timeout)
+    if worker:
+        names = [t.events, *internal_topics(settings.streams.app_id).values()]
+        wrong = {n: p for n, p in topic_partitions(settings.kafka_bootstrap, names, timeout).items()
+                 if p != t.partitions}
+        if wrong:
+            listed = ", ".join(f"{n} {p}" for n, p in wrong.items())
+            raise TopicError(f"主题分区数与配置 {t.partitions} 不一致 / topics with another partition count than the "
+                             f"settings' {t.partitions} ({listed}): the worker's topics must be co-partitioned")
     return rep
 
 
@@ -169,11 +176,11 @@ def _ensure(bootstrap: str, specs: list[TopicSpec], factor: int | None, min_insy
         admin.close()  # type: ignore[attr-defined]
 
 
-def topic_partitions(bootstrap: str, topic: str, timeout: float = 30.0) -> int:
+def topic_partitions(bootstrap: str, topics: list[str], timeout: float = 30.0) -> dict[str, int]:
     admin = _admin(bootstrap, timeout)
     try:
-        meta = admin.describe_topics([topic])  # type: ignore[attr-defined]
-        return len(meta[0]["partitions"]) if meta else 0
+        return {d.get("topic") or d.get("name"): len(d.get("partitions") or [])
+                for d in admin.describe_topics(topics)}  # type: ignore[attr-defined]
     finally:
         admin.close()  # type: ignore[attr-defined]
 

@@ -25,7 +25,7 @@ def ensure_topics(settings: Settings) -> "Replication":
     from broker.topics import TopicError, ensure_project_topics
 
     try:
-        return ensure_project_topics(settings, co_partitioned=True)
+        return ensure_project_topics(settings, worker=True)
     except TopicError as exc:
         raise SystemExit(f"error: {exc}") from exc
 

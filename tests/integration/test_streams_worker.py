@@ -17,7 +17,7 @@ from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import replay
 from fengqiao.domain.policy import load_policy
 from fengqiao.regions import prefecture_of
-from broker.topics import ensure_project_topics, internal_topics
+from broker.topics import TopicError, ensure_project_topics, internal_topics
 from fengqiao.settings import Settings, StreamsSettings
 
 from tests.netutil import prom_samples
@@ -48,7 +48,7 @@ def topic_layout(bootstrap: str, names: list[str]) -> dict[str, tuple[int, int, 
 
 def test_project_topics_carry_their_config_one_broker(settings_factory: Callable[..., Settings]) -> None:
     settings = settings_factory(streams=StreamsSettings(app_id=f"it-top-{uuid.uuid4().hex[:6]}"))
-    rep = ensure_project_topics(settings)
+    rep = ensure_project_topics(settings, worker=True)
     assert (rep.factor, rep.min_insync) == (1, 1)  # one local broker
     prefix = settings.topics.events.split(".")[0]  # this test's own topics (not shared ones such as the audit topic)
     names = [t for t in settings.all_topics() if t.startswith(prefix)] + list(internal_topics(settings.streams.app_id).values())
@@ -57,6 +57,9 @@ def test_project_topics_carry_their_config_one_broker(settings_factory: Callable
     n = settings.topics.partitions
     assert layout == {name: (n, 1, "1", "compact" if name == settings.topics.cases else "delete") for name in names}
     assert ensure_project_topics(settings) == rep  # idempotent
+    with pytest.raises(TopicError, match="co-partitioned"):  # a worker configured for another partition count
+        ensure_project_topics(settings.model_copy(update={"topics": settings.topics.model_copy(
+            update={"partitions": n + 1})}), worker=True)
 
 
 def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:

@@ -60,8 +60,9 @@ def test_replication_from_settings_and_clear_refusals() -> None:
 
 def test_one_topic_spec_for_every_process() -> None:
     s = Settings(topics=Topics(partitions=6), streams=StreamsSettings(app_id="w"))
-    specs = {t.name: t for t in project_topics(s)}
+    specs = {t.name: t for t in project_topics(s, worker=True)}
     assert set(specs) == {*s.all_topics(), *internal_topics("w").values()}
+    assert {t.name for t in project_topics(s)} == set(s.all_topics())  # the internal ones: the worker's own
     assert {t.partitions for t in specs.values()} == {6}
     assert [n for n, t in specs.items() if t.configs.get("cleanup.policy") == "compact"] == [s.topics.cases]
 
