@@ -25,7 +25,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from dashboard import alert_view as av
 from dashboard import auth, commands, queries, session_token, ui
@@ -101,7 +100,7 @@ def _keep_cookie() -> None:
     """Give the browser the session's signed token (renewed after a minute of activity), or delete it."""
     if "fq_user" not in st.session_state:
         if st.session_state.get("fq_cookie_clear"):
-            components.html(session_token.cookie_script(None, 0), height=0)
+            st.iframe(session_token.cookie_script(None, 0))
         return
     seen = st.session_state["fq_seen_at"]
     if seen - st.session_state.get("fq_cookie_seen", float("-inf")) >= 60:
@@ -109,8 +108,7 @@ def _keep_cookie() -> None:
                                                             st.session_state["fq_login_at"], seen,
                                                             st.session_state["fq_nonce"])
         st.session_state["fq_cookie_seen"] = seen
-    components.html(session_token.cookie_script(st.session_state["fq_cookie"], int(S.wall.session_max_hours * 3600)),
-                    height=0)
+    st.iframe(session_token.cookie_script(st.session_state["fq_cookie"], int(S.wall.session_max_hours * 3600)))
 
 
 def current_user(touch: bool = False) -> auth.User | None:
@@ -122,6 +120,8 @@ def current_user(touch: bool = False) -> auth.User | None:
     now = clock.time()
     ended = auth.session_expired(st.session_state.get("fq_login_at", 0.0), st.session_state.get("fq_seen_at", 0.0),
                                  now, S.wall.session_idle_minutes * 60, S.wall.session_max_hours * 3600)
+    if not ended and st.session_state.get("fq_nonce") in _revoked():
+        ended = "已在其他窗口退出，请重新登录 Logged out in another tab: log in again"
     if ended:
         _log_out(ended)
         return None
