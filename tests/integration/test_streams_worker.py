@@ -62,9 +62,35 @@ def test_project_topics_carry_their_config_one_broker(settings_factory: Callable
             update={"partitions": n + 1})}), worker=True)
 
 
+def write_old_format_entry(settings: Settings, env: dict[str, str], case_id: str, region: str) -> None:
+    """A case table entry as the previous worker wrote it (a JSON object {"s","p","a","w","d","dq","ov"}),
+    put in the table's changelog before the worker starts: an upgraded worker must recover it."""
+    import json
+
+    from kafka.partitioner.default import murmur2
+
+    from broker.topics import ensure_topics
+    from fengqiao.contract import parse_event
+
+    state = replay([parse_event(received(case_id, datetime.now(TZ) - timedelta(hours=1), region=region))],
+                   load_policy(), load_calendar())
+    assert state is not None
+    n = settings.topics.partitions
+    partition = (murmur2(case_id.encode()) & 0x7FFFFFFF) % n  # the events topic's partition of the case
+    changelog = f"{env['FENGQIAO_STREAMS__APP_ID']}-cases-changelog"
+    ensure_topics(settings.kafka_bootstrap, [], n, compacted=[changelog])
+    entry = {"s": state.to_dict(), "p": partition, "a": {}, "w": None, "d": None, "ov": False}
+    p = producer(settings)
+    p.send(changelog, key=json.dumps(case_id).encode(), value=json.dumps(entry, ensure_ascii=False).encode(), partition=partition)
+    p.flush()
+    p.close()
+
+
 def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: Callable[..., Settings], tmp_path: Path) -> None:
     settings = settings_factory()
-    w = Worker(worker_env(settings), tmp_path / "w1", tmp_path / "w1.log")
+    env = worker_env(settings)
+    write_old_format_entry(settings, env, "OLD-1", "130802")  # 承德: no prefecture the counts below look at
+    w = Worker(env, tmp_path / "w1", tmp_path / "w1.log")
     try:
         w.wait_ready()
         now = datetime.now(TZ)
@@ -124,6 +150,8 @@ def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: 
         r = httpx.get(f"http://127.0.0.1:{w.port}/cases/W1/", timeout=10, follow_redirects=True)
         assert r.status_code == 200 and r.json()["case"]["status"] == "received"
         assert httpx.get(f"http://127.0.0.1:{w.port}/cases/nope/", timeout=10).status_code == 404
+        old = httpx.get(f"http://127.0.0.1:{w.port}/cases/OLD-1/", timeout=10, follow_redirects=True)
+        assert old.status_code == 200 and old.json()["case"]["status"] == "received"  # the earlier format loads
         m = scrape(w.port)
         assert m[("fengqiao_streams_events_applied_total", ())] >= 401
         assert m[("fengqiao_streams_dead_letters_total", ())] == 3
