@@ -22,6 +22,15 @@ def port_free(port: int) -> bool:
             return False
 
 
+def three_free_ports() -> int:
+    """A port P with P+1 and P+2 free too (a 3-node cluster's client ports)."""
+    for _ in range(200):
+        p = free_port()
+        if p + 2 < 65536 and port_free(p + 1) and port_free(p + 2):
+            return p
+    raise RuntimeError("no three consecutive free ports")
+
+
 def prom_samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """A Prometheus endpoint parsed by prometheus_client's own parser: (sample name, sorted labels) -> value."""
     import httpx

@@ -24,7 +24,7 @@ import pytest
 from broker import cluster
 from broker.topics import ensure_project_topics
 from fengqiao.settings import Settings, StreamsSettings, Topics
-from tests.netutil import free_port, port_free
+from tests.netutil import port_free, three_free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -32,14 +32,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 CLUSTER_CONFIG = {"default.replication.factor": "3", "min.insync.replicas": "2",
                   "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
                   "transaction.state.log.min.isr": "2", "share.coordinator.state.topic.replication.factor": "3"}
-
-
-def _three_free_ports() -> int:
-    for _ in range(200):
-        p = free_port()
-        if p + 2 < 65536 and port_free(p + 1) and port_free(p + 2):
-            return p
-    raise RuntimeError("no three consecutive free ports")
 
 
 def _cli(data_home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -104,7 +96,7 @@ def _describe(bootstrap: str, topic: str) -> tuple[list[dict], dict[str, str], d
 
 
 def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_path: Path) -> None:
-    home, port = tmp_path / "data", _three_free_ports()
+    home, port = tmp_path / "data", three_free_ports()
     t0 = time.monotonic()
     out = _cli(home, "start", "--nodes", "3", "--port", str(port), "--data-dir", str(folder), "--timeout", "180")
     assert out.returncode == 0, out.stderr
