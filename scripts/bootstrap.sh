@@ -27,11 +27,17 @@ fi
 PY="$ROOT/.venv/bin/python"
 FQ="$ROOT/.venv/bin/fengqiao"
 stamp=".venv/.fengqiao-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+# Dependencies come from requirements.lock (pinned, with hashes: the versions CI tested); the
+# project itself is installed on top without resolving anything again.
+[ -f requirements.lock ] || die "requirements.lock missing: run bash scripts/lock.sh"
+want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$FQ" ]; then
-  echo "== installing the project and its dependencies into .venv"
-  { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e ".[test]"; } > .venv/pip.log 2>&1 \
-    || { tail -30 .venv/pip.log >&2; die "pip install failed (full log: .venv/pip.log)"; }
+  echo "== installing the locked dependencies and the project into .venv"
+  { "$PY" -m pip install -q --upgrade pip \
+      && "$PY" -m pip install -q --require-hashes -r requirements.lock \
+      && "$PY" -m pip install -q --no-deps -e . \
+      && "$PY" -m pip check; } > .venv/pip.log 2>&1 \
+    || { tail -30 .venv/pip.log >&2; die "pip install failed (full log: .venv/pip.log); after changing pyproject.toml run bash scripts/lock.sh"; }
   echo "$want" > "$stamp"
 fi
 export ROOT PY FQ
