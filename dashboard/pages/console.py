@@ -8,7 +8,7 @@ Contact data appears only after its audit record was acknowledged by Kafka and
 only inside the officer's jurisdiction; failed logins are throttled per user and
 per client; a session ends after `wall.session_idle_minutes` idle or
 `wall.session_max_hours` in all. The login survives F5 and a second tab as a
-signed, expiring cookie (`dashboard.session_token`). Under load the queue holds
+signed, expiring cookie (`dashboard.console_session`). Under load the queue holds
 still (`dashboard.alert_view`): fixed order, new alerts held back as "N 条新告警",
 the selection kept by alert_id, an acknowledgement shown at once (provisional
 until the store's record arrives), storms grouped and acknowledged together;
@@ -19,7 +19,6 @@ click is never swallowed by the list's re-render, and each answers with a messag
 from __future__ import annotations
 
 import json
-import secrets
 import time as clock
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -27,7 +26,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard import alert_view as av
-from dashboard import auth, commands, queries, session_token, ui
+from dashboard import auth, commands, queries, ui
+from dashboard import console_session as cs
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
 from fengqiao.settings import reveal
@@ -40,94 +40,12 @@ ensure_sink(S)
 ensure_schema(S)
 st.markdown(ui.CSS, unsafe_allow_html=True)
 USERS = auth.ensure_users_file(S.data_dir)
-SESSION_KEY = reveal(S.command_key)
 QUEUE_LIMIT = 2000  # enough for a storm: the list must not lose rows to a LIMIT as others update
 
 
-@st.cache_resource(show_spinner=False)
-def _throttle(max_failures: int, delay_seconds: float) -> auth.LoginThrottle:
-    """One failed-login count per process (not per browser session: a new tab must not reset it)."""
-    return auth.LoginThrottle(max_failures=max_failures, delay_seconds=delay_seconds)
-
-
-@st.cache_resource(show_spinner=False)
-def _revoked() -> set[str]:
-    """Session nonces logged out in this process: their cookie (still in other tabs) is void."""
-    return set()
-
-
-def _log_out(reason: str | None = None) -> None:
-    nonce = st.session_state.get("fq_nonce")
-    if nonce:
-        _revoked().add(nonce)
-    for k in ("fq_user", "fq_login_at", "fq_seen_at", "fq_nonce", "fq_cookie", "fq_cookie_seen"):
-        st.session_state.pop(k, None)
-    st.session_state["fq_cookie_clear"] = True  # this tab's cookie snapshot must not log it in again
-    if reason:
-        st.session_state["fq_ended"] = reason
-
-
-def _start(user: auth.User, login_at: float, nonce: str | None = None) -> None:
-    st.session_state.pop("fq_cookie_clear", None)
-    st.session_state.update(fq_user=user, fq_login_at=login_at, fq_seen_at=clock.time(),
-                            fq_nonce=nonce or secrets.token_hex(8))
-
-
-def _from_cookie() -> auth.User | None:
-    """The user of a valid session cookie (F5, a second tab), re-read from the users file; else None."""
-    if st.session_state.get("fq_cookie_clear"):
-        return None
-    try:
-        token = st.context.cookies.get(session_token.COOKIE)
-    except Exception:  # noqa: BLE001 - no browser context (tests, bare mode): no cookie
-        return None
-    if not token:
-        return None
-    try:
-        sess = session_token.verify(SESSION_KEY, token, clock.time(), S.wall.session_idle_minutes * 60,
-                                    S.wall.session_max_hours * 3600)
-    except session_token.BadToken as exc:
-        if "重新登录" in str(exc):
-            st.session_state["fq_ended"] = str(exc)
-        return None
-    user = auth.user_of(USERS, sess.username) if sess.nonce not in _revoked() else None
-    if user is not None:
-        _start(user, sess.login_at, sess.nonce)
-    return user
-
-
-def _keep_cookie() -> None:
-    """Give the browser the session's signed token (renewed after a minute of activity), or delete it."""
-    if "fq_user" not in st.session_state:
-        if st.session_state.get("fq_cookie_clear"):
-            st.iframe(session_token.cookie_script(None, 0))
-        return
-    seen = st.session_state["fq_seen_at"]
-    if seen - st.session_state.get("fq_cookie_seen", float("-inf")) >= 60:
-        st.session_state["fq_cookie"] = session_token.issue(SESSION_KEY, st.session_state["fq_user"].username,
-                                                            st.session_state["fq_login_at"], seen,
-                                                            st.session_state["fq_nonce"])
-        st.session_state["fq_cookie_seen"] = seen
-    st.iframe(session_token.cookie_script(st.session_state["fq_cookie"], int(S.wall.session_max_hours * 3600)))
-
-
 def current_user(touch: bool = False) -> auth.User | None:
-    """The user this session logged in as (set only by the login form below, server-side),
-    None once the session has expired; `touch` counts this run as activity."""
-    user = st.session_state.get("fq_user")
-    if not isinstance(user, auth.User):
-        return None
-    now = clock.time()
-    ended = auth.session_expired(st.session_state.get("fq_login_at", 0.0), st.session_state.get("fq_seen_at", 0.0),
-                                 now, S.wall.session_idle_minutes * 60, S.wall.session_max_hours * 3600)
-    if not ended and st.session_state.get("fq_nonce") in _revoked():
-        ended = "已在其他窗口退出，请重新登录 Logged out in another tab: log in again"
-    if ended:
-        _log_out(ended)
-        return None
-    if touch:
-        st.session_state["fq_seen_at"] = now
-    return user
+    """The session's user (`dashboard.console_session`), None once the session has ended."""
+    return cs.current_user(S, touch)
 
 
 def login() -> None:
@@ -141,11 +59,11 @@ def login() -> None:
         if st.form_submit_button("登录 Log in"):
             try:
                 user = auth.login(USERS, username, password, st.context.ip_address,
-                                  _throttle(S.wall.login_max_failures, S.wall.login_delay_seconds))
+                                  cs.throttle(S.wall.login_max_failures, S.wall.login_delay_seconds))
             except auth.LoginRefused as exc:
                 st.error(str(exc))
             else:
-                _start(user, clock.time())
+                cs.start(user, clock.time())
                 st.rerun()
 
 
@@ -390,16 +308,16 @@ def _unseal(sealed: str) -> dict[str, Any]:
         raise ValueError(f"解密失败 Could not unseal: {type(exc).__name__}") from exc
 
 
-user = current_user(touch=True) or _from_cookie()
+user = current_user(touch=True) or cs.from_cookie(S, USERS)
 if user is None:
     login()
 else:
     head, out = st.columns([5, 1])
     head.title(f"值班台 · {user.name}（{user.role}）")
     if out.button("退出 Log out"):
-        _log_out()
+        cs.log_out()
         st.rerun()
     queue(user)
     actions(user)
     case_panel(user)
-_keep_cookie()
+cs.keep_cookie(S)
