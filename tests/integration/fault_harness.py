@@ -361,10 +361,18 @@ class Rig:
         w.wait_ready(120)
         f.notes.append(f"healthy after {time.monotonic() - f.at:.1f} s")
         f.end_wall = datetime.now(TZ)
-        wait_for(lambda: self.caught_up(self.s.streams.app_id, self.s.topics.events, mark), 300,
-                 "the new worker past the events there at the kill", step=1.0)
-        f.recovered_s = time.monotonic() - f.at
+        self._caught_up(f, self.s.streams.app_id, mark)
         return f
+
+    def _caught_up(self, f: Fault, group: str, mark: dict[int, int], timeout: float = 300) -> None:
+        """Recovered once `group` committed past `mark`; a part slower than the load may never get
+        there while the load runs: then the fault says so and the run goes on."""
+        try:
+            wait_for(lambda: self.caught_up(group, self.s.topics.events, mark), timeout,
+                     f"{group} past the events there at the fault", step=1.0)
+            f.recovered_s = time.monotonic() - f.at
+        except AssertionError:
+            f.notes.append(f"not caught up within {timeout:.0f} s (slower than the load)")
 
     def kill_sink(self) -> Fault:
         """SIGKILL `fengqiao sink` and start it again; recovered when it has committed every
@@ -377,9 +385,7 @@ class Rig:
         self.sink.wait(10)
         self.start_sink()
         f.end_wall = datetime.now(TZ)
-        wait_for(lambda: self.caught_up(self.s.sink.group_id, self.s.topics.events, mark), 300,
-                 "the new sink past the events there at the kill", step=1.0)
-        f.recovered_s = time.monotonic() - f.at
+        self._caught_up(f, self.s.sink.group_id, mark)
         return f
 
     # -- checks ----------------------------------------------------------------------------------
