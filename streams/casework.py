@@ -18,7 +18,7 @@ from fengqiao.domain.calendar import WorkCalendar
 from fengqiao.domain.case import (
     AlertChanged, AlertIndexEntry, CaseChanged, CaseRecord, CaseRules, EarlyWarningItem, EventToEmit, Output, Route,
 )
-from fengqiao.domain.lifecycle import OPEN
+from fengqiao.domain.phase import Phase, phase_of
 from fengqiao.domain.policy import Policy
 
 __all__ = ["Out", "Route", "build_rules", "contribution", "serialise"]
@@ -61,9 +61,11 @@ def serialise(outputs: list[Output]) -> list[Out]:
 
 
 def contribution(rec: CaseRecord | None) -> tuple[str, str, str, bool, bool] | None:
-    """(region, category, channel, open, overdue) of one case for the rolling counts."""
+    """(region, category, channel, open, overdue) of one case for the rolling counts: open is the
+    domain's phase (在办; a case awaiting evaluation is not open), overdue an open case with an
+    active overdue-stage alert (its target pending past due), as the wall counts them."""
     if rec is None:
         return None
     s = rec.state
-    is_open = s.status in OPEN
+    is_open = phase_of(s.status, s.resolved, bool(s.merged_into)) is Phase.open
     return s.region_code, s.category, s.channel, is_open, rec.overdue and is_open
