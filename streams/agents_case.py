@@ -43,8 +43,9 @@ def register(rt: Any) -> None:
         except LifecycleError as exc:
             await rt.dead_letter(value, f"lifecycle: {exc}", message)
             return
-        if rec is None:
-            return  # duplicate event_id: nothing changes
+        if rec is None:  # duplicate event_id: nothing changes; its snapshot is sent again
+            await rt.publish(serialise(outs))
+            return
         tables.put_case(ev.case_id, rec)
         rt.events_applied += 1
         c = rt.counts_for(message.partition)

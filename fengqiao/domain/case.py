@@ -164,11 +164,14 @@ class CaseRules:
     def on_event(self, rec: CaseRecord | None, ev: Any, partition: int, now: datetime) -> Step:
         """Apply one contract event; raises the lifecycle's `LifecycleError` for a disallowed one.
 
-        A duplicate `event_id` changes nothing and publishes nothing (`NOTHING`)."""
+        A duplicate `event_id` changes nothing; it publishes the case's current snapshot again
+        (same version: the read model keeps one). A worker killed after its table write reached
+        the changelog but before the snapshot was sent re-reads the event as a duplicate on
+        restart, and without this the case would never reach the read model."""
         old = rec.state if rec is not None else None
         new = apply(old, ev, self.policy, self.cal)
         if old is not None and new is old:
-            return NOTHING
+            return Step(None, [CaseChanged(snapshot(old))])
         r = rec.copy() if rec is not None else CaseRecord(new, partition)
         r.partition = partition
         outs: list[Output] = [CaseChanged(snapshot(new))]
