@@ -1,13 +1,23 @@
-"""Users, roles and passwords for the officer console.
+"""Users, roles and passwords for the officer console and the desks.
 
 Users live in a TOML file under the data dir (`<data_dir>/wall_users.toml`),
 passwords as bcrypt hashes. At first start a demo file is created with one
-user per role (officer / viewer / admin); a deployment replaces it.
+user per role (officer / viewer / admin, and one per desk: a department, the
+dispatcher, the callback operator); a deployment replaces it. A demo file
+written before the desks existed gets the desk users added (only a file that
+still says it is the demo file: a deployment's own file is never touched).
 
     [users.officer]
     name = "值班员"
     role = "officer"
     scope = ["130100", "130102"]   # jurisdiction: prefecture/county codes, or "province"
+    password_hash = "$2b$12$..."
+
+    [users.dept_changan]
+    name = "长安区劳动保障所"
+    role = "department"             # a 承办单位: acts only for its departments, inside its scope
+    scope = ["130102"]
+    departments = ["长安区乡镇（街道）劳动保障所"]   # department names as the dispatch rules write them
     password_hash = "$2b$12$..."
 
 What each role may do is decided here, on the server, at the moment an
@@ -33,21 +43,39 @@ import bcrypt
 
 from fengqiao.regions import PROVINCE_CODE, is_known, prefecture_of
 
-ROLES = ("viewer", "officer", "admin")
+ROLES = ("viewer", "officer", "admin", "department", "dispatcher", "callback")
+DESK_ROLES = ("department", "dispatcher", "callback")  # the people on the loop (issue 14)
 USERS_FILE = "wall_users.toml"
+DEMO_MARK = "Demo file"  # the demo file's first line says so (`ensure_users_file` may add demo users to it)
 DEMO_USERS = {  # name, role, password: demo only, printed in the README
     "officer": ("值班员", "officer", "officer123"),
     "viewer": ("观察员", "viewer", "viewer123"),
     "admin": ("管理员", "admin", "admin123"),
+    "dept_changan": ("长安区劳动保障所", "department", "dept123"),
+    "dispatcher": ("派单员", "dispatcher", "dispatch123"),
+    "callback": ("回访员", "callback", "callback123"),
 }
 PROVINCE = "province"  # a scope that covers every Hebei region
-DEMO_SCOPE = {"officer": PROVINCE, "admin": PROVINCE}
-# action → roles allowed to perform it
+DEMO_SCOPE = {"officer": PROVINCE, "admin": PROVINCE, "dept_changan": "130102",
+              "dispatcher": PROVINCE, "callback": PROVINCE}
+# The demo department: 长安区's labour desk under both names a case may carry: the dispatch
+# rules' (auto-dispatch) and the simulator's (its topic table names the county bureau).
+DEMO_DEPARTMENTS = {"dept_changan": ("长安区乡镇（街道）劳动保障所", "长安区人力资源和社会保障局")}
+# action → roles allowed to perform it (desk actions: the contract's event type)
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "alert.acknowledge": frozenset({"officer", "admin"}),
+    "alert.acknowledge": frozenset({"officer", "admin", "department"}),
     "alert.silence": frozenset({"officer", "admin"}),
     "case.escalate": frozenset({"officer", "admin"}),
-    "case.reveal_contact": frozenset({"officer"}),
+    "case.reveal_contact": frozenset({"officer", "department"}),
+    # the department desk (承办单位)
+    "case.signed": frozenset({"department"}),
+    "case.replied": frozenset({"department"}),
+    "case.extended": frozenset({"department"}),
+    "case.returned": frozenset({"department"}),
+    # the dispatcher desk (派单员): assign by hand; a rejected return is a new assignment
+    "case.assigned": frozenset({"dispatcher"}),
+    # the callback desk (回访员)
+    "case.callback": frozenset({"callback"}),
 }
 
 
@@ -65,6 +93,7 @@ class User:
     name: str
     role: str
     scope: tuple[str, ...] = ()  # region codes (prefecture or county) or (PROVINCE,); empty: no jurisdiction
+    departments: tuple[str, ...] = ()  # a department user's departments (names as the dispatch rules write them)
 
     def covers(self, region_code: str) -> bool:
         """Whether `region_code` is inside this user's jurisdiction (unknown codes never are)."""
@@ -90,6 +119,17 @@ def parse_scope(username: str, value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def parse_departments(username: str, role: str, value: Any) -> tuple[str, ...]:
+    """A users-file `departments`: a list of department names (1–100 characters); a department user needs one."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    out = tuple(str(v).strip() for v in items)
+    if any(not d or len(d) > 100 for d in out):
+        raise ValueError(f"用户 {username} 的部门名称无效 invalid department name in {out!r}")
+    if role == "department" and not out:
+        raise ValueError(f"承办单位用户 {username} 须列出所属部门 a department user needs its departments")
+    return out
+
+
 def users_path(data_dir: Path) -> Path:
     return Path(data_dir) / USERS_FILE
 
@@ -99,25 +139,38 @@ def hash_password(password: str) -> str:
 
 
 def ensure_users_file(data_dir: Path) -> Path:
-    """Create the demo users file once (never overwrites a deployment's own file)."""
+    """Create the demo users file once (never overwrites a deployment's own file); a demo file of an
+    earlier version gets the demo users it lacks (the desks'), nothing else changes."""
     path = users_path(data_dir)
-    if path.exists():
-        return path
-    return write_users_file(path, {u: pw for u, (_, _, pw) in DEMO_USERS.items()},
-                            "Demo file: replace for production (`fengqiao secrets init`).")
+    if not path.exists():
+        return write_users_file(path, {u: pw for u, (_, _, pw) in DEMO_USERS.items()},
+                                f"{DEMO_MARK}: replace for production (`fengqiao secrets init`).")
+    text = path.read_text(encoding="utf-8")
+    if DEMO_MARK in text.split("\n", 1)[0]:
+        missing = {u: pw for u, (_, _, pw) in DEMO_USERS.items() if f"[users.{u}]" not in text}
+        if missing:
+            path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(_user_lines(missing)), encoding="utf-8")
+    return path
 
 
 def write_users_file(path: Path, passwords: dict[str, str], note: str = "") -> Path:
     """The users file with the demo users' names, roles and scopes and these passwords (bcrypt)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"# 指挥中心用户 Fengqiao console users (bcrypt). {note}", ""]
+    lines = [f"# 指挥中心用户 Fengqiao console users (bcrypt). {note}", ""] + _user_lines(passwords)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _user_lines(passwords: dict[str, str]) -> list[str]:
+    lines: list[str] = []
     for username, password in passwords.items():
         name, role, _ = DEMO_USERS[username]
         lines += [f"[users.{username}]", f'name = "{name}"', f'role = "{role}"']
         lines += [f'scope = "{DEMO_SCOPE[username]}"'] if username in DEMO_SCOPE else []
+        if username in DEMO_DEPARTMENTS:
+            lines += ["departments = [" + ", ".join(f'"{d}"' for d in DEMO_DEPARTMENTS[username]) + "]"]
         lines += [f'password_hash = "{hash_password(password)}"', ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return lines
 
 
 def load_users(path: Path) -> dict[str, dict]:
@@ -128,6 +181,7 @@ def load_users(path: Path) -> dict[str, dict]:
         if entry.get("role") not in ROLES:
             raise ValueError(f"用户 {username} 的角色无效 invalid role: {entry.get('role')!r}")
         parse_scope(username, entry.get("scope"))
+        parse_departments(username, entry["role"], entry.get("departments"))
     return users
 
 
@@ -169,7 +223,8 @@ def user_of(path: Path, username: str) -> User | None:
     if not entry or entry.get("role") not in ROLES:
         return None
     return User(username.strip(), entry.get("name", username), entry["role"],
-                parse_scope(username, entry.get("scope")))
+                parse_scope(username, entry.get("scope")),
+                parse_departments(username, entry["role"], entry.get("departments")))
 
 
 _DUMMY_HASH = bcrypt.hashpw(b"fengqiao-no-such-user", bcrypt.gensalt(rounds=10))

@@ -67,15 +67,23 @@ def issue(settings: Settings, user: User, ctype: str, **fields: Any) -> Any:
     cmd = build(user, ctype, **fields)
     key = getattr(cmd, "alert_id", None) or getattr(cmd, "case_id", None)
     value = cmd.to_json()
+    try:
+        publish(settings, settings.topics.commands, str(key).encode(), value,
+                signed_headers(reveal(settings.command_key), value))
+    except NotRecorded as exc:
+        raise NotRecorded(f"指令未被确认写入 Command not acknowledged by Kafka: {exc}") from exc.__cause__
+    return cmd
+
+
+def publish(settings: Settings, topic: str, key: bytes | None, value: bytes,
+            headers: list[tuple[str, bytes]] | None = None) -> None:
+    """Send one record and return only after the broker acknowledged it (acks=all); `NotRecorded`
+    otherwise. The one acked producer of the dashboard: commands, and the desks' events and audit."""
     timeout = settings.wall.command_timeout_seconds
     try:
-        fut = _producer(settings.kafka_bootstrap, timeout).send(
-            settings.topics.commands, key=str(key).encode(), value=value,
-            headers=signed_headers(reveal(settings.command_key), value))
-        fut.get(timeout=timeout)
+        _producer(settings.kafka_bootstrap, timeout).send(topic, key=key, value=value, headers=headers).get(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means "not recorded"
-        raise NotRecorded(f"指令未被确认写入 Command not acknowledged by Kafka: {type(exc).__name__}") from exc
-    return cmd
+        raise NotRecorded(type(exc).__name__) from exc
 
 
 def reveal_contact(settings: Settings, user: User, case: dict[str, Any], reason: str,

@@ -26,7 +26,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import alert_view as av
-from dashboard import auth, commands, queries, ui
+from dashboard import auth, commands, desk_ui, queries, ui
 from dashboard import console_session as cs
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
@@ -49,22 +49,7 @@ def current_user(touch: bool = False) -> auth.User | None:
 
 
 def login() -> None:
-    st.title("值班台登录 Officer console")
-    ended = st.session_state.pop("fq_ended", None)
-    if ended:
-        st.info(ended)
-    with st.form("login"):
-        username = st.text_input("用户名 Username", key="login_user")
-        password = st.text_input("密码 Password", type="password", key="login_password")
-        if st.form_submit_button("登录 Log in"):
-            try:
-                user = auth.login(USERS, username, password, st.context.ip_address,
-                                  cs.throttle(S.wall.login_max_failures, S.wall.login_delay_seconds))
-            except auth.LoginRefused as exc:
-                st.error(str(exc))
-            else:
-                cs.start(user, clock.time())
-                st.rerun()
+    desk_ui.login_form(S, USERS, "值班台登录 Officer console")
 
 
 def send(ctype: str, **fields: object) -> Any:

@@ -1,0 +1,94 @@
+"""What every desk page shares (承办单位 / 派单 / 回访): the login gate and the answer to each click.
+
+* `gate(S, title, roles)`: the console's login (`dashboard.console_session`: cookie restore, renew,
+  logout in every tab, throttle), so F5 and a second tab keep the login; a user of another role
+  sees a bilingual message and no action widget. Returns the user, or None (the page then stops).
+* `send(S, event_type, case_id, payload)`: one desk action through `dashboard.desk_actions.act`,
+  for the session's user (session checked again now), answered with a message in every outcome;
+  the answer is kept in the session until the next action, so a rerun does not eat it (`flash`).
+"""
+
+from __future__ import annotations
+
+import time as clock
+from typing import Any
+
+import streamlit as st
+
+from dashboard import auth, commands, desk_actions, ui
+from dashboard import console_session as cs
+from fengqiao.settings import Settings
+
+FLASH = "fq_desk_flash"
+
+
+def gate(s: Settings, title: str, roles: tuple[str, ...]) -> auth.User | None:
+    """The logged-in user of one of `roles`, or None after rendering the login form / a refusal."""
+    st.markdown(ui.CSS, unsafe_allow_html=True)
+    users = auth.ensure_users_file(s.data_dir)
+    user = cs.current_user(s, touch=True) or cs.from_cookie(s, users)
+    if user is None:
+        login_form(s, users, f"{title}登录 Log in")
+        cs.keep_cookie(s)
+        return None
+    head, out = st.columns([5, 1])
+    head.title(f"{title} · {user.name}")
+    if out.button("退出 Log out", key="desk_logout"):
+        cs.log_out()
+        st.rerun()
+    cs.keep_cookie(s)
+    if user.role not in roles:
+        st.error(f"当前角色（{user.role}）无权使用此工作台 This desk is for role {' / '.join(roles)}, not {user.role}")
+        return None
+    return user
+
+
+def login_form(s: Settings, users: Any, heading: str) -> None:
+    """The login form of the console and every desk (throttled; a good password starts the session)."""
+    st.title(heading)
+    ended = st.session_state.pop("fq_ended", None)
+    if ended:
+        st.info(ended)
+    with st.form("desk_login"):
+        username = st.text_input("用户名 Username", key="login_user")
+        password = st.text_input("密码 Password", type="password", key="login_password")
+        if st.form_submit_button("登录 Log in"):
+            try:
+                user = auth.login(users, username, password, st.context.ip_address,
+                                  cs.throttle(s.wall.login_max_failures, s.wall.login_delay_seconds))
+            except auth.LoginRefused as exc:
+                st.error(str(exc))
+            else:
+                cs.start(user, clock.time())
+                st.rerun()
+
+
+def answer(kind: str, text: str) -> None:
+    """Show `text` now (toast) and in the action panel until the next action."""
+    st.session_state[FLASH] = (kind, text)
+    st.toast(text)
+
+
+def flash() -> None:
+    """The answer to the last action, where the action panel shows it."""
+    got = st.session_state.get(FLASH)
+    if got:
+        getattr(st, got[0])(got[1])
+
+
+def send(s: Settings, event_type: str, case_id: str, payload: dict[str, Any]) -> desk_actions.Done | None:
+    """One desk action for the session's user; every outcome answered. The event, or None."""
+    user = cs.current_user(s, touch=True)
+    if user is None:
+        answer("error", "会话已结束，请重新登录 Session ended: log in again")
+        return None
+    try:
+        done = desk_actions.act(s, user, event_type, case_id, payload)
+    except (auth.Forbidden, ValueError, commands.NotRecorded) as exc:
+        answer("error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - every click is answered
+        answer("error", f"操作未提交 Not sent: {type(exc).__name__}")
+    else:
+        answer("success", done.message)
+        return done
+    return None
