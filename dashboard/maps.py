@@ -114,3 +114,37 @@ def county_values(
         else:
             per_shape[name] = per_shape.get(name, 0) + int(n)
     return [{"name": k, "value": v} for k, v in per_shape.items()], unshaped
+
+
+# Click-to-drill on the wall's and the leadership map. ECharts runs these in the browser; a handler's
+# return value reaches Python as the component's `chart_event` trigger (streamlit-echarts >= 0.7).
+# A click on a region sends its name; a click on the blank sea around the shapes sends "up".
+CLICK_EVENTS: dict[str, str] = {
+    "click": "function(p){return (p.componentType === 'series' && p.name) ? {name: p.name} : undefined}",
+    "zr:click": "function(e){return e.target ? undefined : {up: true}}",
+}
+
+
+def drill_target(event: object, current: str) -> str | None:
+    """The map scope after a click: a city's code from the province map, "" (the province) for a
+    click beside the shapes of a city's map, None when the click changes nothing (a county: the
+    finest level the wall draws, or anything unknown)."""
+    if not isinstance(event, Mapping):
+        return None
+    if event.get("up"):
+        return "" if current else None
+    if current:
+        return None
+    by_name = {p.name: p.code for p in rg.prefectures()}
+    return by_name.get(str(event.get("name", "")))
+
+
+def on_map_click(chart_key: str, scope_key: str) -> None:
+    """Streamlit callback of a map chart: move the scope selector (`scope_key`) as the click says.
+    A callback runs before the page does, the one moment a widget's value may be set."""
+    import streamlit as st
+
+    value = st.session_state.get(chart_key) or {}
+    target = drill_target(value.get("chart_event"), st.session_state.get(scope_key, ""))
+    if target is not None:
+        st.session_state[scope_key] = target

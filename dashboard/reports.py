@@ -1,12 +1,19 @@
-"""日汇总 / 周分析: self-contained HTML reports with inline SVG charts.
+"""日汇总 / 周分析: self-contained HTML reports with inline SVG charts, and the same
+document as PDF.
 
 No script and no outside resource: the file opens offline and prints well.
-Built from the same named queries as the pages (`queries.run`).
+Built from the same named queries as the pages (`queries.run`). The PDF is the
+HTML printed by headless Chromium (Skia embeds a subset of every font it used,
+so the Chinese text reads on a machine without CJK fonts).
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dashboard import queries, ui
@@ -101,7 +108,8 @@ def build(settings: Any, kind: str, day: date) -> tuple[str, str]:
     doc = (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
         f"<title>{ui.esc(title)}</title><style>"
-        "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:32px;color:#1a2233}"
+        "@page{size:A4;margin:14mm}"
+        "body{font-family:'Noto Sans CJK SC','WenQuanYi Zen Hei','Microsoft YaHei',sans-serif;margin:32px;color:#1a2233}"
         "h1{border-bottom:3px solid #2f6fd1;padding-bottom:8px}.meta{color:#667}"
         ".kpis{display:grid;grid-template-columns:repeat(5,1fr);gap:10px;margin:16px 0}"
         ".kpis div{border:1px solid #c8d4ea;border-radius:6px;padding:10px;text-align:center}"
@@ -111,3 +119,36 @@ def build(settings: Any, kind: str, day: date) -> tuple[str, str]:
     )
     name = f"fengqiao-{'daily' if kind == 'daily' else 'weekly'}-{start:%Y%m%d}.html"
     return name, doc
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class PdfError(RuntimeError):
+    """The PDF could not be printed (no browser on this machine, or it failed)."""
+
+
+def to_pdf(html: str, timeout: float = 60.0, browser: str | None = None) -> bytes:
+    """The report printed to PDF by headless Chromium (A4, no header/footer line).
+
+    `--no-sandbox`: the page is our own script-free document and the dashboard often runs as
+    root in a container, where Chromium's sandbox cannot start."""
+    exe = browser or next((b for b in map(shutil.which, BROWSERS) if b), None)
+    if not exe:
+        raise PdfError("未找到 Chromium，无法生成 PDF（可下载 HTML 后打印） / "
+                       "Chromium not found: download the HTML and print it instead")
+    with tempfile.TemporaryDirectory(prefix="fq-report-") as tmp:
+        src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        src.write_text(html, "utf-8")
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+               "--disable-background-networking",
+               f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
+               f"--print-to-pdf={out}", src.as_uri()]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PdfError(f"生成 PDF 超时（{timeout:g} 秒） / PDF printing timed out") from exc
+        if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+            tail = done.stderr.decode("utf-8", "replace")[-300:]
+            raise PdfError(f"生成 PDF 失败 / PDF printing failed (exit {done.returncode}): {tail}")
+        return out.read_bytes()

@@ -1,9 +1,10 @@
 """领导视图: rankings over a chosen period, the map with drill-down, and the
-daily summary / weekly analysis as downloadable HTML reports."""
+daily summary / weekly analysis as downloadable HTML and PDF reports."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 import streamlit as st
 
@@ -38,6 +39,9 @@ with tabs[3]:
     names = {"": "全省"} | {p.code: p.name for p in rg.prefectures()}
     pick = st.selectbox("下钻到 Drill down", list(names), format_func=names.get, key="lead_city")
     if pick:
+        st.button("↩ 返回全省 Back to the province", key="lead_up", on_click=st.session_state.update,
+                  kwargs={"lead_city": ""})
+    if pick:
         rows = queries.fetch(S, "county_board", pick)
         values, unshaped = maps.county_values(pick, [(r["region_code"], r["open"]) for r in rows], S.wall.map_dir)
         geo, name = maps.county_geojson(pick, S.wall.map_dir), f"hebei-{pick}"
@@ -50,18 +54,32 @@ with tabs[3]:
                               "textStyle": {"color": "#cfe0ff"},
                               "inRange": {"color": ["#0d2a52", "#1f6fd1", "#ffb020", "#ff4d4f"]}},
                 "series": [{"type": "map", "map": name, "data": values, "label": {"show": True, "color": "#fff"}}]},
-               map=Map(name, geo), height="600px", key=f"lead-map-{pick or 'hebei'}", theme="dark")
+               map=Map(name, geo), height="600px", key=f"lead-map-{pick or 'hebei'}", theme="dark",
+               events=maps.CLICK_EVENTS, on_change=partial(maps.on_map_click, f"lead-map-{pick or 'hebei'}", "lead_city"))
+    st.caption("点击地市下钻到县区 · 点击地图空白处返回全省")
     if unshaped:
         st.caption("无边界图形，计入市级：" + "，".join(f"{k} {v}" for k, v in unshaped.items()))
 
 with tabs[4]:
     day = st.date_input("报告日期 Report date", value=today, key="report_day")
     a, b = st.columns(2)
-    if a.button("生成日汇总 Daily summary", key="mk_daily"):
-        st.session_state["fq_report_daily"] = reports.build(S, "daily", day)
-    if b.button("生成周分析 Weekly analysis", key="mk_weekly"):
-        st.session_state["fq_report_weekly"] = reports.build(S, "weekly", day)
-    for key, label in (("fq_report_daily", "下载日汇总 HTML"), ("fq_report_weekly", "下载周分析 HTML")):
-        if key in st.session_state:
-            fname, doc = st.session_state[key]
-            st.download_button(label, doc.encode("utf-8"), file_name=fname, mime="text/html", key=f"dl-{key}")
+    for col, kind, label in ((a, "daily", "日汇总 Daily summary"), (b, "weekly", "周分析 Weekly analysis")):
+        if col.button(f"生成{label}", key=f"mk_{kind}"):
+            with st.spinner("正在生成 HTML 与 PDF …"):
+                fname, doc = reports.build(S, kind, day)
+                try:
+                    pdf: bytes | str = reports.to_pdf(doc)
+                except reports.PdfError as exc:  # HTML still offered; the reason in both languages
+                    pdf = str(exc)
+            st.session_state[f"fq_report_{kind}"] = (fname, doc, pdf)
+    for kind, label in (("daily", "日汇总"), ("weekly", "周分析")):
+        if f"fq_report_{kind}" in st.session_state:
+            fname, doc, pdf = st.session_state[f"fq_report_{kind}"]
+            h, p = st.columns(2)
+            h.download_button(f"下载{label} HTML", doc.encode("utf-8"), file_name=fname, mime="text/html",
+                              key=f"dl-{kind}-html")
+            if isinstance(pdf, bytes):
+                p.download_button(f"下载{label} PDF", pdf, file_name=fname.removesuffix(".html") + ".pdf",
+                                  mime="application/pdf", key=f"dl-{kind}-pdf")
+            else:
+                p.warning(pdf)

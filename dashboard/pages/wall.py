@@ -5,6 +5,7 @@ no page reload), says when its data is stale, and never shows personal data
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import streamlit as st
 
@@ -112,9 +113,10 @@ def _map(data: dict[str, list[dict]]) -> None:
     c1, c2, c3 = st.columns([5, 3, 2])
     title = c1.empty()
     with c2:
-        wanted = st.query_params.get("city", "")  # a city's own wall: /?city=130900
+        if "wall_city" not in st.session_state:  # a city's own wall: /?city=130900
+            wanted = st.query_params.get("city", "")
+            st.session_state["wall_city"] = wanted if wanted in names else ""
         pick = st.selectbox("地图范围", list(names), format_func=names.get, key="wall_city",
-                            index=list(names).index(wanted) if wanted in names else 0,
                             label_visibility="collapsed")
     with c3:
         choice = st.radio("着色", ["在办", "超期"], horizontal=True, key="wall_metric",
@@ -143,9 +145,12 @@ def _map(data: dict[str, list[dict]]) -> None:
                     "itemStyle": {"borderColor": "#7fc3ff", "borderWidth": 1.2, "areaColor": "#0d2a52"},
                     "emphasis": {"label": {"color": "#fff"}, "itemStyle": {"areaColor": "#2f9bff"}}}],
     }
-    st_echarts(options, map=Map(map_name, geo), height="530px", key=f"wall-map-{pick or 'hebei'}", theme="dark")
+    chart_key = f"wall-map-{pick or 'hebei'}"
+    st_echarts(options, map=Map(map_name, geo), height="530px", key=chart_key, theme="dark",
+               events=maps.CLICK_EVENTS, on_change=partial(maps.on_map_click, chart_key, "wall_city"))
     if unshaped:
         st.caption("无边界图形，计入市级：" + "，".join(f"{k} {v}" for k, v in unshaped.items()))
+    st.caption("点击地市下钻到县区 · 点击地图空白处返回全省" if not pick else "点击地图空白处返回全省")
 
 
 def _ticker(data: dict[str, list[dict]]) -> None:
