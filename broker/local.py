@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -199,12 +200,11 @@ def ensure_jars(version: str = KAFKA_VERSION, cache_root: Path | None = None) ->
         cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(_POM),
                f"-Dkafka.version={version}", f"-Dkafka.libs={libs}",
                f"{DEPENDENCY_PLUGIN}:copy-dependencies"]
-        try:
-            proc = subprocess.run(cmd, cwd=root, stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=MVN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
+        proc = _run_with_progress(cmd, root, f"获取 Kafka {version} 依赖 / fetching the Kafka {version} jars "
+                                             f"with mvn (once)")
+        if proc is None:
             raise BrokerError(f"mvn 超时 / mvn did not finish fetching Kafka {version} within "
-                              f"{MVN_TIMEOUT_SECONDS:.0f} s") from None
+                              f"{MVN_TIMEOUT_SECONDS:.0f} s")
         if proc.returncode != 0 or not (libs / f"kafka_2.13-{version}.jar").is_file():
             reason = _mvn_reason(proc.stdout + "\n" + proc.stderr)
             raise BrokerError(f"mvn 获取 Kafka {version} 失败 / mvn could not fetch "
@@ -212,6 +212,28 @@ def ensure_jars(version: str = KAFKA_VERSION, cache_root: Path | None = None) ->
         jars = sorted(p.name for p in libs.glob("*.jar"))
         marker.write_text("\n".join(jars) + "\n", "utf-8")
     return libs
+
+
+def _run_with_progress(cmd: list[str], cwd: Path, what: str,
+                       every: float = 10.0) -> subprocess.CompletedProcess[str] | None:
+    """`cmd` with its output captured and a progress line on stderr every `every` s while it runs
+    (mvn -q says nothing for minutes); None when it outlived MVN_TIMEOUT_SECONDS (then killed)."""
+    from fengqiao.progress import Progress
+
+    with tempfile.TemporaryFile("w+") as out, Progress(what, unit="jars", every=every, bar=False) as bar:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
+        deadline = time.monotonic() + MVN_TIMEOUT_SECONDS
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                return None
+            time.sleep(0.5)
+            bar.update()
+        bar.update(len(list((cwd / "libs").glob("*.jar"))))
+        out.seek(0)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out.read(), "")
 
 
 # ------------------------------------------------------------------ checks

@@ -6,10 +6,14 @@ streams worker, which adds its internal topics, the sink, the gateway, the simul
 Idempotent on purpose: every part may call it in any order, and a topic someone else just
 created is fine. Existing topics are left as they are (partitions, replication, configs).
 
-Replication (issue 11): `settings.topics.replication_factor` / `min_insync_replicas`, or,
-unset, derived from the broker count in the cluster metadata: 1/1 for one local broker,
-2/1 for two, 3/2 for three or more (`choose_replication`). Producers use acks=all, so a
-write is acknowledged only once `min.insync.replicas` copies hold it.
+Replication (issue 11): `settings.topics.replication_factor` / `min_insync_replicas`; unset,
+the cluster's own configuration: its brokers' `default.replication.factor` and
+`min.insync.replicas` where they were set (DescribeConfigs), else the count of registered
+brokers, fenced ones included (1/1 for one, 2/1 for two, 3/2 for three or more,
+`choose_replication`). Never the brokers alive now: a process starting while one of three
+nodes is down must not create a topic with 2 copies. A missing topic whose copies the live
+brokers cannot hold waits for them, then fails with a clear error. Producers use acks=all,
+so a write is acknowledged only once `min.insync.replicas` copies hold it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
     from fengqiao.settings import Settings
 
 _TOPIC_ALREADY_EXISTS = 36
-INTERNAL_SUFFIXES = ("case-ops", "alert-index", "stat-parts", "early")
+INTERNAL_SUFFIXES = ("case-ops", "alert-index", "stat-parts", "early", "repeat", "beat")
 
 
 class TopicError(Exception):
@@ -67,6 +71,50 @@ def choose_replication(brokers: int, factor: int | None = None, min_insync: int 
         raise TopicError(f"最小同步副本数 {m} 超过副本数 {f} / min.insync.replicas {m} exceeds the replication "
                          f"factor {f}: every acks=all write would fail")
     return Replication(f, m)
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What the cluster says of itself: brokers registered (fenced too) and up, and the copies its
+    brokers' configuration asks for (None: left at Kafka's default)."""
+
+    registered: int
+    alive: int
+    default_factor: int | None = None
+    default_min_insync: int | None = None
+
+    def replication(self, factor: int | None = None, min_insync: int | None = None) -> Replication:
+        """The settings' values, else the cluster's configured ones, else from the registered count."""
+        if factor is None and self.default_factor is not None:
+            factor = self.default_factor
+            min_insync = min_insync if min_insync is not None else self.default_min_insync
+        return choose_replication(self.registered, factor, min_insync)
+
+
+def describe_cluster(admin: object) -> ClusterView:
+    """The registered and live brokers (DescribeCluster lists fenced ones) and the explicitly
+    configured `default.replication.factor` / `min.insync.replicas` of a live one."""
+    brokers = admin.describe_cluster().get("brokers") or []  # type: ignore[attr-defined]
+    alive = [b for b in brokers if not b.get("is_fenced")]
+    view = ClusterView(len(brokers), len(alive))
+    if not alive:
+        return view
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    keys = {"default.replication.factor": None, "min.insync.replicas": None}
+    node = str(alive[0].get("broker_id", alive[0].get("node_id")))
+    try:
+        got = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, node, dict(keys))],  # type: ignore[attr-defined]
+                                     config_filter="all")["broker"][node]
+    except Exception:  # noqa: BLE001 - not authorised or an old broker: the registered count decides
+        return view
+
+    def configured(key: str) -> int | None:
+        c = got.get(key) or {}
+        return int(c["value"]) if c.get("value") and c.get("config_source") != "DEFAULT_CONFIG" else None
+
+    return ClusterView(view.registered, view.alive, configured("default.replication.factor"),
+                       configured("min.insync.replicas"))
 
 
 @dataclass(frozen=True)
@@ -151,17 +199,27 @@ def _admin(bootstrap: str, timeout: float) -> object:
 
 def _ensure(bootstrap: str, specs: list[TopicSpec], factor: int | None, min_insync: int | None,
             timeout: float) -> Replication:
-    """The one creator: replication from the settings or the broker count, then every missing
-    topic with its configs plus `min.insync.replicas`; returns once every topic has leaders."""
+    """The one creator: replication from the settings or the cluster's configuration, then every
+    missing topic with its configs plus `min.insync.replicas`; returns once every topic has leaders."""
     admin = _admin(bootstrap, timeout)
+    deadline = time.monotonic() + timeout
     try:
-        brokers = len(admin.describe_cluster().get("brokers") or [])  # type: ignore[attr-defined]
-        rep = choose_replication(brokers, factor, min_insync)
+        view = describe_cluster(admin)
+        rep = view.replication(factor, min_insync)
         if not specs:
             return rep
         existing = set(admin.list_topics())  # type: ignore[attr-defined]
         missing = [t for t in specs if t.name not in existing]
         if missing:
+            while view.alive < rep.factor:  # wait for the nodes that are down, never fewer copies
+                if time.monotonic() >= deadline:
+                    raise TopicError(
+                        f"集群配置每分区 {rep.factor} 副本，但 {view.registered} 个 broker 中仅 {view.alive} 个在线，"
+                        f"暂不能创建主题 / the cluster keeps {rep.factor} copies per partition and only {view.alive} "
+                        f"of its {view.registered} brokers are up: cannot create {', '.join(t.name for t in missing)} "
+                        f"now (start the missing node, e.g. `fengqiao kafka start --data-dir ...`)")
+                time.sleep(1.0)
+                view = describe_cluster(admin)
             spec = {t.name: {"num_partitions": t.partitions, "replication_factor": rep.factor,
                              "configs": {**rep.topic_configs(), **t.configs}} for t in missing}
             result = admin.create_topics(spec, timeout_ms=int(timeout * 1000), raise_errors=False)  # type: ignore[attr-defined]

@@ -204,8 +204,16 @@ def simulate(
 
     logs.install()  # a broker outage: logged once, then at a bounded rate, while the simulator waits
 
-    summary = run_simulator(_settings(), rate=rate, duration=duration, seed=seed, speed=speed,
-                            gateway_url=gateway, max_events=max_events)
+    from fengqiao.progress import Progress
+
+    bar = Progress("simulate 模拟", total=max_events) if max_events else None  # stderr: stdout is the JSON
+    try:
+        summary = run_simulator(_settings(), rate=rate, duration=duration, seed=seed, speed=speed,
+                                gateway_url=gateway, max_events=max_events,
+                                progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
@@ -294,18 +302,22 @@ def secrets_init(
 @app.command()
 def dlq(
     limit: int = typer.Option(20),
-    resubmit: Optional[Path] = typer.Option(None, help="file holding one corrected event (JSON) to re-submit"),
+    resubmit: Optional[Path] = typer.Option(None, help="file holding a corrected event (JSON), or several "
+                                                       "(JSON Lines), to re-submit"),
 ) -> None:
-    """List dead letters, or re-submit a corrected event."""
-    from producers.dlq import list_dead_letters, resubmit_event
+    """List dead letters, or re-submit corrected events (progress on stderr)."""
+    from fengqiao.progress import Progress
+    from producers.dlq import list_dead_letters, resubmit_events
 
     s = _settings()
     if resubmit is not None:
-        try:
-            case_id = resubmit_event(s, resubmit.read_text("utf-8"))
-        except ValueError as exc:
-            fail(str(exc), 1)
-        typer.echo(f"resubmitted: {case_id}")
+        with Progress("dlq resubmit 重新提交") as bar:
+            try:
+                case_ids = resubmit_events(s, resubmit.read_text("utf-8"), progress=bar.update)
+            except ValueError as exc:
+                fail(str(exc), 1)
+        for case_id in case_ids:
+            typer.echo(f"resubmitted: {case_id}")
         return
     for dl in list_dead_letters(s, limit=limit):
         typer.echo(json.dumps(dl, ensure_ascii=False))

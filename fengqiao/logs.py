@@ -87,7 +87,7 @@ class RepeatFilter(logging.Filter):
         if held:
             note = f" [suppressed {held} similar in {self.interval:g}s / 已省略 {held} 条同类日志]"
             record.msg = f"{record.getMessage()}{note}"
-            record.args = None
+            record.args = ()  # not None: mode's formatter (faust's worker) turns None into (None,) and fails
         return True
 
     def problems(self, within: float = 300.0) -> list[dict[str, object]]:

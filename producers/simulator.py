@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -101,6 +102,7 @@ def run_simulator(
     curve: bool = True,
     pace: bool = True,
     api_key: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Produce live traffic until `duration` seconds, `max_events` or a stop signal.
 
@@ -108,6 +110,7 @@ def run_simulator(
     then still follows the scenario's timeline from now. Returns
     `{"events", "by_type", "seconds", "events_per_s", "target", "seed", "policy_profile",
     "rejected"}` (`rejected`: events the lifecycle would refuse, dropped: always 0).
+    `progress(sent)` after each event (the CLI's stderr progress; it throttles itself).
     """
     start = datetime.now(timezone.utc).astimezone(CST)
     via_gateway = bool(gateway_url)
@@ -143,6 +146,8 @@ def run_simulator(
             sink.add(ev)
             by_type[ev.event_type] += 1
             sent += 1
+            if progress is not None:
+                progress(sent)
         sink.flush_hard()
     finally:
         sink.close()

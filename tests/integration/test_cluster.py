@@ -3,8 +3,9 @@ free ports in a temporary folder: never the broker at FENGQIAO_KAFKA_BOOTSTRAP.
 
 One test walks the life of the cluster, since each step needs the one before: three nodes
 run; a project topic gets 3 copies and min.insync.replicas 2; acks=all writes and reads go
-on after one node is SIGKILLed; status calls it dead; `kafka start` brings back that node
-only; `kafka stop` stops all. The nodes are stopped in the fixture's teardown whatever fails.
+on after one node is SIGKILLed; status calls it dead; with that node down (fenced) a missing
+topic is not created with fewer copies (the cluster's config says 3, not the live count); `kafka
+start` brings back that node only, and the topic then gets its 3 copies; `kafka stop` stops all. The nodes are stopped in the fixture's teardown whatever fails.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from broker import cluster
-from broker.topics import ensure_project_topics
+from broker.topics import TopicError, _admin, describe_cluster, ensure_project_topics
 from fengqiao.settings import Settings, StreamsSettings, Topics
 from tests.netutil import port_free, three_free_ports
 
@@ -95,6 +96,35 @@ def _describe(bootstrap: str, topic: str) -> tuple[list[dict], dict[str, str], d
     return parts, topic_cfg, broker_cfg
 
 
+def _settings(bootstrap: str, home: Path, tag: str) -> Settings:
+    return Settings(kafka_bootstrap=bootstrap, data_dir=home,
+                    topics=Topics(**{k: f"c{tag}.{k}" for k in
+                                     ("events", "alerts", "commands", "stats", "dlq", "cases", "audit")},
+                                  partitions=3),
+                    streams=StreamsSettings(app_id=f"c{tag}"))
+
+
+def _topics(bootstrap: str) -> set[str]:
+    admin = _admin(bootstrap, 30)
+    try:
+        return set(admin.list_topics())  # type: ignore[attr-defined]
+    finally:
+        admin.close()  # type: ignore[attr-defined]
+
+
+def _wait_fenced(bootstrap: str, timeout: float = 60) -> None:
+    """Until the controller fenced the killed node (its session timed out): 3 registered, 2 up."""
+    admin = _admin(bootstrap, 30)
+    try:
+        deadline = time.monotonic() + timeout
+        while (view := describe_cluster(admin)).alive > 2:
+            assert time.monotonic() < deadline, view
+            time.sleep(0.5)
+        assert (view.registered, view.default_factor, view.default_min_insync) == (3, 3, 2)
+    finally:
+        admin.close()  # type: ignore[attr-defined]
+
+
 def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_path: Path) -> None:
     home, port = tmp_path / "data", three_free_ports()
     t0 = time.monotonic()
@@ -107,12 +137,7 @@ def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_pa
     bootstrap = cluster.read_bootstrap(folder)
     assert bootstrap == f"127.0.0.1:{port},127.0.0.1:{port + 1},127.0.0.1:{port + 2}"
 
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(kafka_bootstrap=bootstrap, data_dir=home,
-                        topics=Topics(**{k: f"c{tag}.{k}" for k in
-                                         ("events", "alerts", "commands", "stats", "dlq", "cases", "audit")},
-                                      partitions=3),
-                        streams=StreamsSettings(app_id=f"c{tag}"))
+    settings = _settings(bootstrap, home, uuid.uuid4().hex[:8])
     rep = ensure_project_topics(settings)
     assert (rep.factor, rep.min_insync) == (3, 2)
     topic = settings.topics.events
@@ -132,6 +157,12 @@ def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_pa
     assert [after[i]["state"] for i in (1, 3)] == ["running", "running"]
     assert _cli(home, "status", "--data-dir", str(folder)).returncode == 1  # not every node runs
 
+    late = _settings(bootstrap, home, uuid.uuid4().hex[:8])  # a process starting while node 2 is down
+    _wait_fenced(bootstrap)
+    with pytest.raises(TopicError, match="only 2 of its 3 brokers are up"):
+        ensure_project_topics(late, timeout=3)
+    assert late.topics.events not in _topics(bootstrap)  # not created with 2 copies either
+
     t1 = time.monotonic()
     out = _cli(home, "start", "--data-dir", str(folder), "--timeout", "180")
     assert out.returncode == 0, out.stderr
@@ -143,6 +174,8 @@ def test_three_nodes_survive_one_killed_and_restart_only_it(folder: Path, tmp_pa
     assert (again[1]["pid"], again[3]["pid"]) == (nodes[1]["pid"], nodes[3]["pid"])
     assert again[2]["pid"] != victim and again[2]["port"] == port + 1
     _round_trip(bootstrap, topic, "after-restart")
+    assert ensure_project_topics(late) == rep
+    assert [sorted(p["replica_nodes"]) for p in _describe(bootstrap, late.topics.events)[0]] == [[1, 2, 3]] * 3
 
     t2 = time.monotonic()
     out = _cli(home, "stop", "--data-dir", str(folder))
