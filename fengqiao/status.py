@@ -51,6 +51,14 @@ def streams_part(name: str, url: str, answer: tuple[int, str] | None) -> Part:
     detail = f"events {h.get('events_applied', 0)}, lag {h.get('lag_total', 0)}, partitions {h.get('partitions')}"
     if problems:
         detail += f"; {len(problems)} warning(s): {str(problems[0].get('message', ''))[:80]}"
+    stalled = h.get("stalled") or []
+    if stalled:
+        return Part(name, url, DEGRADED, f"stream not started / 流未启动: {len(stalled)} partition(s), e.g. "
+                                         f"{stalled[0].get('topic')}:{stalled[0].get('partition')}; " + detail)
+    kafka = h.get("kafka") or {}
+    if kafka.get("reachable") is False:
+        return Part(name, url, DEGRADED, f"broker unreachable for {kafka.get('down_s', 0):.0f} s / 消息服务无响应; "
+                                         + detail)
     if not h.get("ok"):
         return Part(name, url, DEGRADED, "not ready / 未就绪; " + detail)
     return Part(name, url, DEGRADED if problems else UP, detail)

@@ -1,4 +1,5 @@
-"""Faust web views: health and lag, metrics, and one case's current state by id.
+"""Faust web views: health (ready, lag, broker reachable, stalled streams: `streams.watchdog`),
+metrics, and one case's current state by id.
 
 `GET /cases/{case_id}/` is answered by the worker that owns the case's partition
 (`table_route` forwards the request there), for the gateway's read-backs.
@@ -15,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from fengqiao import logs
 from fengqiao.domain.case_codec import alert_to_json
 from fengqiao.domain.lifecycle import snapshot
+from streams import watchdog
 from streams.metrics import WorkerMetrics, consumer_lag
 
 
@@ -24,6 +26,7 @@ def register(rt: Any) -> None:
     cases = tables.cases
 
     metrics = WorkerMetrics(rt)
+    wd = watchdog.install(app, rt.settings.kafka_bootstrap)  # broker reachable? every stream started?
 
     def lag() -> dict[str, int]:
         return {f"{t}:{p}": n for (t, p), n in consumer_lag(app).items()}
@@ -32,7 +35,7 @@ def register(rt: Any) -> None:
     async def health(web: faust.web.Web, request: Request) -> Response:
         lags = lag()
         return web.json({
-            "ok": rt.ready, "app_id": rt.settings.streams.app_id,
+            "ok": rt.ready and not wd.stalled, "app_id": rt.settings.streams.app_id, **wd.health(),
             "partitions": sorted(rt.owned(rt.topics.events.get_topic_name())),
             "timers": len(rt.heap), "events_applied": rt.events_applied,
             "stats_published": rt.stats_published, "lag": lags, "lag_total": sum(lags.values()),
