@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from fengqiao.domain import metrics
+from fengqiao.domain import metrics, repeat
 from fengqiao.domain.metrics import Rate
 from fengqiao.vocab import TZ as _ZONE
 from fengqiao.vocab import TZ_NAME, TZ_SQL
@@ -69,11 +69,17 @@ RATE_SQL: dict[str, tuple[str, str]] = {
     "online": ("1", "resolved_online"),
     "return": ("assign_count > 0", "return_count > 0"),
     "reopen": ("resolve_met_count > 0", "reopen_count > 0"),
-    "repeat": ("1", "repeat_complaint"),
+    # flagged by the repeat agent (fengqiao.domain.repeat) into `repeats`; `$db` is the database
+    "repeat": ("1", "(repeat_complaint OR case_id IN (SELECT case_id FROM $db.repeats))"),
 }
 assert list(RATE_SQL) == [r.name for r in metrics.RATES], "every domain rate has its SQL, in order"
-RATE_COLUMNS = ",\n                   ".join(
+_RATE_COLUMNS = ",\n                   ".join(
     f"countIf({den}) AS {name}_den, countIf(({den}) AND ({num})) AS {name}_num" for name, (den, num) in RATE_SQL.items())
+
+
+def rate_columns(db: str) -> str:
+    """Every rate's `<rate>_num` / `<rate>_den` count columns over `db`'s `cases` rows."""
+    return _RATE_COLUMNS.replace("$db", _db(db))
 
 
 def rates_of(row: dict[str, Any]) -> dict[str, Rate]:
@@ -163,7 +169,7 @@ def rates(client: Any, db: str, now: datetime | None = None) -> Rows:
         client,
         f"""SELECT if(toDate(received_at, {{tz:String}}) = toDate({NOW}, {{tz:String}}), 'today', 'earlier') AS period,
                    count() AS received,
-                   {RATE_COLUMNS}
+                   {rate_columns(db)}
             FROM {_db(db)}.cases FINAL
             PREWHERE toDate(received_at, {{tz:String}}) BETWEEN toMonday({NOW}, {{tz:String}}) AND toDate({NOW}, {{tz:String}})
             WHERE {COUNTED}
@@ -341,12 +347,53 @@ _GROUPS = {"prefecture": "prefecture_code", "county": "region_code", "department
 
 def rankings(client: Any, db: str, by: str, start: date, end: date, now: datetime | None = None) -> Rows:
     """Every rate's counts per prefecture/county/department for the cases received between
-    `start` and `end` (inclusive), plus the open overdue ones; rank with `metrics.rank`."""
+    `start` and `end` (inclusive), plus the open overdue ones; rank with `metrics.rank`. By
+    department, a repeat petition counts for the department that concluded its earlier case
+    (`repeat.department_rate`)."""
     col = _GROUPS[by]
+    rows = _ranking_rows(client, db, col, start, end, now)
+    if by == "department":
+        attributed = {r["key"]: int(r["n"]) for r in department_repeats(client, db, start, end)}
+        for r in rows:
+            rate = repeat.department_rate(attributed.get(r["key"], 0), int(r["repeat_den"]))
+            r["repeat_num"], r["repeat_den"] = rate.num, rate.den
+    return rows
+
+
+def department_repeats(client: Any, db: str, start: date, end: date) -> Rows:
+    """Repeat petitions received between `start` and `end` (counted cases) per department that
+    concluded the earlier case (`repeat.department_repeats`; a phone match wins: FINAL)."""
+    return _rows(
+        client,
+        f"""SELECT earlier_department AS key, count() AS n
+            FROM {_db(db)}.repeats FINAL
+            WHERE earlier_department != '' AND case_id IN (
+                SELECT case_id FROM {_db(db)}.cases FINAL
+                PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
+                WHERE {COUNTED})
+            GROUP BY key""",
+        {"d0": start, "d1": end, "tz": TZ},
+    )
+
+
+def repeat_links(client: Any, db: str, case_ids: list[str]) -> Rows:
+    """The earlier case each of `case_ids` repeats (only the repeats), for the link every screen
+    shows (`repeat.link_label`: 重复投诉 · 关联 <earlier case id>)."""
+    if not case_ids:
+        return []
+    return _rows(
+        client,
+        f"""SELECT case_id, earlier_case_id, earlier_department, basis, concluded_at
+            FROM {_db(db)}.repeats FINAL WHERE case_id IN {{ids:Array(String)}}""",
+        {"ids": list(case_ids)},
+    )
+
+
+def _ranking_rows(client: Any, db: str, col: str, start: date, end: date, now: datetime | None) -> Rows:
     return _rows(
         client,
         f"""SELECT {col} AS key, count() AS cases,
-                   {RATE_COLUMNS},
+                   {rate_columns(db)},
                    countIf({OVERDUE}) AS overdue_open
             FROM {_db(db)}.cases FINAL
             PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
@@ -364,7 +411,7 @@ def period_totals(client: Any, db: str, start: date, end: date, now: datetime | 
         f"""SELECT count() AS received, countIf({IS_OPEN}) AS open,
                    countIf(phase = 'awaiting_evaluation') AS awaiting, countIf(phase = 'closed') AS closed,
                    countIf({OVERDUE}) AS overdue,
-                   {RATE_COLUMNS}
+                   {rate_columns(db)}
             FROM {_db(db)}.cases FINAL
             PREWHERE toDate(received_at, {{tz:String}}) BETWEEN {{d0:Date}} AND {{d1:Date}}
             WHERE {COUNTED}""",

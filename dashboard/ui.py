@@ -7,12 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from fengqiao import regions as rg
-from fengqiao.vocab import LEVEL_ZH, STAGE_ZH, TARGET_ZH  # noqa: F401 - the pages' labels, defined there
+from fengqiao.vocab import CHANNEL_ZH, KIND_ZH, LEVEL_ZH, STAGE_ZH, TARGET_ZH  # noqa: F401 - the pages' labels, defined there
 
-CHANNEL_ZH = {"hotline": "12345热线", "web": "网站", "app": "移动端", "wechat": "微信", "qrcode": "民情码",
-              "window": "窗口来访", "open311": "Open311", "internal": "内部"}
 STATE_ZH = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已解除", "silenced": "已静默"}
-KIND_ZH = {"sla": "时限", "hotspot": "热点", "class_case": "类案"}
 SEVERITY_ZH = {"critical": "严重", "warning": "警告", "info": "提示"}
 URGENCY_ZH = {"urgent": "特急", "pressing": "加急", "normal": "一般"}
 CATEGORY_ZH = {"consult": "咨询", "help": "求助", "dispute": "解纷", "report": "举报", "complaint": "投诉",

@@ -32,7 +32,7 @@ class Record(BaseModel):
         return self.model_dump_json().encode()
 
 
-AlertKind = Literal["sla", "hotspot", "class_case"]
+AlertKind = Literal["sla", "hotspot", "class_case", "heartbeat"]  # vocab.ALERT_KINDS
 AlertStage = Literal["reminder", "warning", "overdue", "escalation"]
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["firing", "acknowledged", "resolved", "silenced"]

@@ -36,6 +36,7 @@ class Topics(BaseModel):
     dlq: str = "petitions.dlq"
     cases: str = "petitions.cases"  # CaseSnapshot per applied event (compacted; see records.py)
     audit: str = "petitions.audit"  # refused requests (who, what, why; no personal data): gateway authz
+    repeats: str = "petitions.repeats"  # RepeatRecord per repeat petition (key case_id): streams -> sink
     partitions: int = Field(default=4, ge=1)
     # per deployment; unset: from the broker count (1/1 for one broker, 3/2 for three or more)
     replication_factor: int | None = Field(default=None, ge=1)
@@ -221,7 +222,7 @@ class Settings(BaseSettings):
 
     def all_topics(self) -> list[str]:
         t = self.topics
-        return [t.events, t.alerts, t.commands, t.stats, t.dlq, t.cases, t.audit]
+        return [t.events, t.alerts, t.commands, t.stats, t.dlq, t.cases, t.audit, t.repeats]
 
     @property
     def chdb_path(self) -> Path:

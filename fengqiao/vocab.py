@@ -40,3 +40,11 @@ TARGET_ZH = {"sign": "签收", "resolve": "办结"}
 STAGES = ("reminder", "warning", "overdue", "escalation")
 STAGE_ZH = {"reminder": "提醒", "warning": "催办", "overdue": "超期督办", "escalation": "逐级督办"}
 """The countdown stages in DESIGN.md's words: one label per stage on the wall, the console and alert text."""
+
+CHANNEL_ZH = {"hotline": "12345热线", "web": "网站", "app": "移动端", "wechat": "微信", "qrcode": "民情码",
+              "window": "窗口来访", "open311": "Open311", "internal": "内部"}
+"""The intake channels' names on every screen and in alert text (the heartbeat names a silent one)."""
+
+ALERT_KINDS = ("sla", "hotspot", "class_case", "heartbeat")
+KIND_ZH = {"sla": "时限", "hotspot": "热点", "class_case": "类案", "heartbeat": "渠道心跳"}
+"""Alert kinds (`AlertRecord.kind`) and their labels: heartbeat = a channel silent when it normally has traffic."""

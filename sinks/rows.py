@@ -28,6 +28,7 @@ from fengqiao.domain.phase import Phase
 
 BOARD_PHASES = frozenset({Phase.open, Phase.awaiting_evaluation})  # the rows `open_cases` keeps
 from fengqiao.records import AlertRecord, CaseSnapshot, Command, RegionStats
+from fengqiao.domain.repeat import RepeatRecord
 from fengqiao.regions import is_known, prefecture_of
 from sinks.schema import OPEN_CASE_COLUMNS
 
@@ -63,6 +64,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "overdue_now", "by_category_24h", "by_channel_24h",
     ),
     "commands": ("command_id", "type", "issued_at", "officer_id", "alert_id", "case_id", "body"),
+    "repeats": ("case_id", "version", "earlier_case_id", "earlier_department", "basis", "topic", "region_code",
+                "received_at", "concluded_at"),
 }
 
 
@@ -306,10 +309,27 @@ def command_row(c: Any) -> tuple[Any, ...]:
     )
 
 
+def map_repeat(raw: bytes | None, partition: int = 0, offset: int = 0, now: datetime | None = None) -> Mapped:
+    """A `RepeatRecord` (a repeat petition and its earlier case) → a `repeats` row."""
+    bad = _empty_reason(raw)
+    if bad:
+        return bad
+    try:
+        r = _REPEAT.validate_json(raw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return _reason(exc)
+    return [TableRow("repeats", ("repeat", r.case_id, r.version), (
+        r.case_id, r.version, r.earlier_case_id, r.earlier_department, r.basis, r.topic, r.region_code,
+        r.received_at, r.concluded_at))]
+
+
+_REPEAT = TypeAdapter(RepeatRecord)
+
 MAPPERS: dict[str, Callable[..., Mapped]] = {
     "events": map_event,
     "cases": map_case,
     "alerts": map_alert,
     "stats": map_stats,
     "commands": map_command,
+    "repeats": map_repeat,
 }

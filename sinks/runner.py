@@ -42,7 +42,8 @@ CLEANUP_SECONDS = 60.0  # how often closed cases are dropped from `open_cases`
 def topic_kinds(settings: Settings) -> dict[str, str]:
     """Topic name → mapper kind (see `sinks.rows.MAPPERS`)."""
     t = settings.topics
-    return {t.events: "events", t.cases: "cases", t.alerts: "alerts", t.stats: "stats", t.commands: "commands"}
+    return {t.events: "events", t.cases: "cases", t.alerts: "alerts", t.stats: "stats", t.commands: "commands",
+            t.repeats: "repeats"}
 
 
 def ensure_topics(settings: Settings) -> None:

@@ -175,6 +175,20 @@ TABLES: dict[str, str] = {
         body String
     ) ENGINE = ReplacingMergeTree
     ORDER BY command_id""",
+    # repeat petitions (假性整改, fengqiao.domain.repeat): one row per repeat petition from
+    # petitions.repeats, linked to the earlier case; a phone match (version 2) wins over an address one
+    "repeats": f"""
+        case_id String,
+        version UInt8,
+        earlier_case_id String,
+        earlier_department String,
+        basis LowCardinality(String),
+        topic LowCardinality(String),
+        region_code LowCardinality(String),
+        received_at {DT},
+        concluded_at {DT}
+    ) ENGINE = ReplacingMergeTree(version)
+    ORDER BY case_id""",
     # masked contact data and its sealed (encrypted) clear form, one row per case
     "contacts": f"""
         case_id String,

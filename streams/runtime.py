@@ -185,10 +185,12 @@ def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path |
     rt = Runtime(settings, app, topics_mod.declare(app, settings, rep.topic_configs()),
                  tables_mod.declare(app, settings, rep.topic_configs()), logic, clock,
                  sender or producer_sender(app), assigned or assignor_partitions(app))
-    from streams import agents_case, agents_side, web
+    from streams import agents_case, agents_repeat, agents_side, heartbeat, web
 
     agents_case.register(rt)
     agents_side.register(rt)
+    agents_repeat.register(rt)  # repeat complaints (假性整改)
+    heartbeat.register(rt)  # channel heartbeat
     web.register(rt)
     return rt
 

@@ -50,6 +50,7 @@ def unique_topics() -> Topics:
         stats=f"t{tag}.stats",
         dlq=f"t{tag}.dlq",
         cases=f"t{tag}.cases",
+        repeats=f"t{tag}.repeats",
         partitions=4,
     )
 

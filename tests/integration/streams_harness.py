@@ -49,7 +49,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         "FENGQIAO_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "FENGQIAO_TOPICS__EVENTS": t.events, "FENGQIAO_TOPICS__ALERTS": t.alerts,
         "FENGQIAO_TOPICS__COMMANDS": t.commands, "FENGQIAO_TOPICS__STATS": t.stats,
-        "FENGQIAO_TOPICS__DLQ": t.dlq, "FENGQIAO_TOPICS__CASES": t.cases,
+        "FENGQIAO_TOPICS__DLQ": t.dlq, "FENGQIAO_TOPICS__CASES": t.cases, "FENGQIAO_TOPICS__REPEATS": t.repeats,
         "FENGQIAO_TOPICS__PARTITIONS": str(t.partitions),
         "FENGQIAO_STREAMS__APP_ID": f"it-{t.events.split('.')[0]}",
         "FENGQIAO_STREAMS__STATS_INTERVAL_SECONDS": "1.0",
