@@ -10,8 +10,12 @@ and the sink share one client, serialised by `sinks.store.store_lock()`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
@@ -95,3 +99,38 @@ def ensure_schema(s: Settings) -> None:
         _schema(s.effective_clickhouse_url, s.clickhouse_database, s)
     except Exception:
         log.warning("could not migrate the read model yet", exc_info=True)
+
+
+BROKER_PROBE_TTL = 3.0  # every session's fragment asks; one probe per bootstrap per 3 s
+_PROBES: dict[str, tuple[float, str]] = {}
+_PROBES_LOCK = threading.Lock()
+
+
+def broker_reason(s: Settings, clock: Callable[[], float] = time.monotonic) -> str:
+    """"" while a broker of `s.kafka_bootstrap` answers a Metadata request, else the banner's
+    reason (issue 13: broker down, the wall says so within 10 s, and recovers by itself).
+    A raw probe (broker.wire), so no client library retries or logs in the wall's process."""
+    from broker.wire import metadata_brokers, parse_bootstrap
+
+    now = clock()
+    with _PROBES_LOCK:
+        hit = _PROBES.get(s.kafka_bootstrap)
+        if hit is not None and now - hit[0] < BROKER_PROBE_TTL:
+            return hit[1]
+    up = any(metadata_brokers(h, p, timeout=1.5) for h, p in parse_bootstrap(s.kafka_bootstrap))
+    reason = "" if up else (f"消息服务(Kafka)无响应，新事件暂停进入大屏 Kafka unreachable at {s.kafka_bootstrap}: "
+                            f"no new events reach the wall")
+    with _PROBES_LOCK:
+        _PROBES[s.kafka_bootstrap] = (clock(), reason)
+    return reason
+
+
+def load_rows(s: Settings, names: Iterable[str], fetch: Callable[[Settings, str], Any]) -> tuple[dict[str, Any] | None, str]:
+    """Each named query's rows, or (None, why) when the store does not answer (a chDB error or,
+    in server mode, a ClickHouse server unreachable): the wall then shows a banner, no numbers,
+    and tries again on its next refresh."""
+    try:
+        return {name: fetch(s, name) for name in names}, ""
+    except Exception as exc:  # noqa: BLE001 - any store failure is the banner's reason
+        text = re.sub(r"//[^/@\s]+@", "//***@", str(exc)).strip().splitlines()  # never a password on the wall
+        return None, f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__

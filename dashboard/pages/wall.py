@@ -10,7 +10,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import maps, queries, ui
-from dashboard.runtime import ensure_schema, ensure_sink, settings
+from dashboard.runtime import broker_reason, ensure_schema, ensure_sink, load_rows, settings
 from fengqiao import regions as rg
 from fengqiao.domain import metrics
 from fengqiao.domain.early_warning import RULES_ZH
@@ -26,10 +26,7 @@ st.markdown(ui.CSS + ui.HIDE_CHROME, unsafe_allow_html=True)
 
 
 def _load() -> tuple[dict[str, list[dict]] | None, str]:
-    try:
-        return {name: queries.fetch(S, name) for name in queries.WALL_QUERIES}, ""
-    except Exception as exc:  # ClickHouse unreachable: no numbers, a clear banner
-        return None, f"{type(exc).__name__}"
+    return load_rows(S, queries.WALL_QUERIES, queries.fetch)  # ClickHouse unreachable: no numbers, a banner
 
 
 def _stale_reason(data: dict[str, list[dict]]) -> str:
@@ -196,7 +193,7 @@ def wall() -> None:
         st.markdown(f'<div class="fq-banner">⚠ 数据库连接中断，暂停显示数据 ClickHouse unreachable ({ui.esc(error)})</div>',
                     unsafe_allow_html=True)
         return
-    stale = " · ".join(r for r in (_stale_reason(data), sink_stale(S.data_dir)) if r)  # the sink's own state too
+    stale = " · ".join(r for r in (broker_reason(S), _stale_reason(data), sink_stale(S.data_dir)) if r)  # broker, sink too
     _header("● 数据滞后" if stale else "● 实时")
     if stale:
         st.markdown(f'<div class="fq-banner">⚠ {ui.esc(stale)}</div>', unsafe_allow_html=True)
