@@ -447,6 +447,49 @@ def mix(client: Any, db: str, start: date, end: date, column: str) -> Rows:
     )
 
 
+# ---------------------------------------------------------------- the dispatcher's desk (派单)
+
+AWAITING_DISPATCH = ("received", "returned", "reopened")  # fengqiao.domain.case.DISPATCHABLE
+
+
+def dispatch_queue(client: Any, db: str, unplaced_after_seconds: float, limit: int = 200) -> Rows:
+    """Cases waiting for the dispatcher, oldest first: returned ones (退回, with the department
+    that returned it and its reason, for 派单异议审核), re-opened ones (再转办), and received ones
+    the rules did not place within `unplaced_after_seconds` (the worker's auto-dispatch delay).
+    `returns` is the case's 推诿 count. The small `open_cases` picks the ids, `cases` has the
+    rest. Only identifiers and labels: no personal data."""
+    return _rows(
+        client,
+        f"""SELECT c.case_id AS case_id, c.status AS status, c.category AS category, c.topic AS topic,
+                   c.urgency AS urgency, c.region_code AS region_code, c.level AS level,
+                   c.received_at AS received_at, c.updated_at AS waiting_since, c.return_count AS returns,
+                   r.department AS returned_by, r.reason AS return_reason
+            FROM (SELECT * FROM {_db(db)}.cases FINAL
+                  PREWHERE case_id IN (SELECT case_id FROM {_db(db)}.open_cases FINAL
+                                       WHERE status IN {{st:Array(String)}})
+                  WHERE status IN {{st:Array(String)}}
+                    AND (status != 'received' OR updated_at < now64(3) - toIntervalMillisecond({{ms:UInt64}}))) AS c
+            LEFT JOIN (SELECT case_id, argMax(department, occurred_at) AS department,
+                              argMax(JSONExtractString(payload, 'reason'), occurred_at) AS reason
+                       FROM {_db(db)}.events FINAL WHERE event_type = 'case.returned'
+                       GROUP BY case_id) AS r ON r.case_id = c.case_id
+            ORDER BY c.updated_at, c.case_id LIMIT {{n:UInt32}}""",
+        {"st": list(AWAITING_DISPATCH), "ms": int(unplaced_after_seconds * 1000), "n": limit},
+    )
+
+
+def returns_by_department(client: Any, db: str, days: int = 30, limit: int = 20) -> Rows:
+    """推诿: returns per department over the last `days` days, most first, with how many cases."""
+    return _rows(
+        client,
+        f"""SELECT department, count() AS returns, uniqExact(case_id) AS cases, max(occurred_at) AS last_at
+            FROM {_db(db)}.events FINAL
+            WHERE event_type = 'case.returned' AND occurred_at >= now() - toIntervalDay({{d:UInt32}})
+            GROUP BY department ORDER BY returns DESC, department LIMIT {{n:UInt32}}""",
+        {"d": days, "n": limit},
+    )
+
+
 QUERIES: dict[str, Callable[..., Rows]] = {
     **WALL_QUERIES,
     "county_board": county_board,
@@ -460,6 +503,8 @@ QUERIES: dict[str, Callable[..., Rows]] = {
     "period_totals": period_totals,
     "daily_intake": daily_intake,
     "mix": mix,
+    "dispatch_queue": dispatch_queue,
+    "returns_by_department": returns_by_department,
 }
 
 

@@ -223,6 +223,7 @@ class PetitionReceivedPayload(Strict):
 class CaseAssignedPayload(Strict):
     department: Text100
     level: Level
+    note: Text200 | None = None  # the dispatcher's word to the department (a rejected return's reason)
 
 
 class CaseSignedPayload(Strict):
