@@ -150,7 +150,44 @@ def act(settings: Settings, user: User, event_type: str, case_id: str, payload: 
     return Done(ev)
 
 
-def _audit(settings: Settings, user: User, denial: Denial, ev: Envelope) -> None:
+def acknowledge_warning(settings: Settings, user: User, alert_id: str, note: str | None,
+                        routed: Callable[[User], list[str]] | None = None) -> Any:
+    """Acknowledge an early warning through the console's command path (`commands.issue`, signed,
+    acked). A department user only one the routing rules send to its departments, in its region
+    (`queries.department_warnings`, read now; `routed` replaces it in tests): else `DeskRefused`, audited."""
+    auth.require(user, "alert.acknowledge")
+    if user.role == "department":
+        ids = (routed or _routed_ids(settings))(user)
+        if alert_id not in ids:
+            denial = Denial("not_routed", f"warning {alert_id} is not routed to {', '.join(user.departments)}",
+                            f"预警 {alert_id} 未分送本单位，不能确认")
+            _audit(settings, user, denial)
+            raise DeskRefused(denial)
+    return commands.issue(settings, user, "alert.acknowledge", alert_id=alert_id, note=note)
+
+
+def _routed_ids(settings: Settings) -> Callable[[User], list[str]]:
+    def ids(user: User) -> list[str]:
+        from dashboard import queries
+
+        regions = [] if auth.PROVINCE in user.scope else list(user.scope)
+        return [r["alert_id"] for r in queries.run(settings, "department_warnings", list(user.departments), regions, 2000)]
+    return ids
+
+
+def reveal_for_department(settings: Settings, user: User, case: dict[str, Any], reason: str,
+                          unseal: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The console's audited reveal (`commands.reveal_contact`: scope, acked audit first), for a
+    department user only on a case now assigned to one of its departments."""
+    if user.role == "department" and str(case.get("department") or "") not in user.departments:
+        denial = Denial("not_assigned", f"case {case.get('case_id')} is not assigned to {', '.join(user.departments)}",
+                        f"案件 {case.get('case_id')} 当前未分派给本单位，不能查看联系方式")
+        _audit(settings, user, denial)
+        raise DeskRefused(denial)
+    return commands.reveal_contact(settings, user, case, reason, unseal)
+
+
+def _audit(settings: Settings, user: User, denial: Denial, ev: Envelope | None = None) -> None:
     """The refusal on the audit topic (acks=all); a broker that is down does not turn a refusal into success."""
     record = AccessAudit.of(principal(user), denial, path=PATH, at=datetime.now(SH), ev=ev)
     try:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time as clock
+import json
 from typing import Any
 
 import streamlit as st
@@ -20,6 +21,10 @@ from dashboard import console_session as cs
 from fengqiao.settings import Settings
 
 FLASH = "fq_desk_flash"
+STATUS_ZH = {"received": "已受理", "assigned": "待签收", "signed": "办理中", "returned": "已退回", "replied": "已反馈",
+             "evaluated": "已评价", "reopened": "重新办理", "resolved_online": "在线答复", "merged": "已合并",
+             "archived": "已归档"}
+PHASE_ZH = {"open": "在办", "awaiting_evaluation": "待评价", "closed": "已办结", "merged": "已合并"}
 
 
 def gate(s: Settings, title: str, roles: tuple[str, ...]) -> auth.User | None:
@@ -92,3 +97,31 @@ def send(s: Settings, event_type: str, case_id: str, payload: dict[str, Any]) ->
         answer("success", done.message)
         return done
     return None
+
+
+def safe_payload(raw: str) -> str:
+    """An event payload for a timeline, without any contact block (only masked forms exist, but keep
+    them off the list) and with phone numbers in free text masked."""
+    from sinks.rows import scrub_text
+
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        data.pop("citizen", None)
+    return scrub_text(json.dumps(data, ensure_ascii=False)[:300])
+
+
+def unseal_contact(s: Settings, sealed: str) -> dict[str, Any]:
+    """The clear contact fields ({} when the case has none); raises if the key does not open it.
+    Called only by `commands.reveal_contact`, after the audit record was acknowledged."""
+    if not sealed:
+        return {}
+    from fengqiao.privacy import unseal
+    from fengqiao.settings import reveal
+
+    try:
+        return dict(unseal(sealed, reveal(s.pii_key)))
+    except Exception as exc:
+        raise ValueError(f"解密失败 Could not unseal: {type(exc).__name__}") from exc

@@ -490,8 +490,84 @@ def returns_by_department(client: Any, db: str, days: int = 30, limit: int = 20)
     )
 
 
+# ---------------------------------------------------------------- the department desk (承办单位)
+
+DESK_CASE_COLUMNS = ("case_id, status, phase, topic, urgency, region_code, department, received_at, signed_at,"
+                     " sign_status, sign_due_at, resolve_status, resolve_due_at, escalation_level")
+
+
+def department_cases(client: Any, db: str, departments: list[str], limit: int = 500,
+                     now: datetime | None = None) -> Rows:
+    """The open cases (phase open) assigned to any of `departments`, nearest pending deadline first
+    (overdue ones, already past it, at the top); `due_at` / `target` as `phase.next_deadline` picks."""
+    sign_first = ("sign_status = 'pending' AND (resolve_status != 'pending' OR resolve_due_at IS NULL"
+                  " OR sign_due_at <= resolve_due_at)")
+    return _rows(
+        client,
+        f"""SELECT *, if({sign_first}, 'sign', if(resolve_status = 'pending', 'resolve', '')) AS target,
+                   if(target = 'sign', sign_due_at, if(target = 'resolve', resolve_due_at, NULL)) AS due_at,
+                   dateDiff('second', {NOW}, due_at) AS seconds_left
+            FROM (SELECT {DESK_CASE_COLUMNS} FROM {_db(db)}.open_cases FINAL
+                  WHERE {IS_OPEN} AND department IN {{d:Array(String)}})
+            ORDER BY isNull(due_at), due_at ASC, case_id ASC
+            LIMIT {{limit:UInt32}}""",
+        {"d": list(departments), "limit": limit, **_now(now)},
+    )
+
+
+def early_warning_alerts(client: Any, db: str, regions: list[str], limit: int = 500) -> Rows:
+    """Live hotspot / class-case alerts of `regions` (county or prefecture codes; empty: every region)."""
+    return _rows(
+        client,
+        f"""SELECT alert_id, dedup_key, kind, severity, state, region_code, case_ids, message, raised_at,
+                   acknowledged_by, acknowledged_at
+            FROM {_db(db)}.alerts FINAL
+            WHERE kind IN ('hotspot', 'class_case') AND state IN ('firing', 'acknowledged')
+              AND (empty({{r:Array(String)}}) OR has({{r:Array(String)}}, region_code)
+                   OR has({{r:Array(String)}}, prefecture_code))
+            ORDER BY raised_at DESC, alert_id LIMIT {{limit:UInt32}}""",
+        {"r": list(regions), "limit": limit},
+    )
+
+
+def member_facts(client: Any, db: str, case_ids: list[str]) -> Rows:
+    """Topic and current department of each of `case_ids` (an alert's members; primary-key reads)."""
+    if not case_ids:
+        return []
+    return _rows(
+        client,
+        f"""SELECT case_id, topic, department FROM {_db(db)}.cases FINAL
+            WHERE case_id IN {{ids:Array(String)}}""",
+        {"ids": list(dict.fromkeys(case_ids))},
+    )
+
+
+def department_warnings(client: Any, db: str, departments: list[str], regions: list[str],
+                        limit: int = 500) -> Rows:
+    """The live early warnings the routing rules (`fengqiao.domain.routing`) send to any of
+    `departments`, within `regions`; each row names its topics and the departments it reaches."""
+    from fengqiao.domain.routing import WarningFacts, hotspot_topic, load_warning_routes
+
+    alerts = early_warning_alerts(client, db, regions, limit)
+    facts = {r["case_id"]: r for r in member_facts(client, db, [c for a in alerts for c in a["case_ids"]])}
+    routes, mine, out = load_warning_routes(), set(departments), []
+    for row in alerts:
+        members = [facts[c] for c in row["case_ids"] if c in facts]
+        topic = hotspot_topic(row["dedup_key"]) if row["kind"] == "hotspot" else None
+        topics = (topic,) if topic else tuple(dict.fromkeys(m["topic"] for m in members))
+        reached = routes.departments(WarningFacts(row["kind"], row["region_code"], topics,
+                                                  tuple(m["department"] for m in members)))
+        if mine.intersection(reached):
+            out.append({**row, "topics": topics, "routed_to": reached})
+    return out
+
+
 QUERIES: dict[str, Callable[..., Rows]] = {
     **WALL_QUERIES,
+    "department_cases": department_cases,
+    "early_warning_alerts": early_warning_alerts,
+    "member_facts": member_facts,
+    "department_warnings": department_warnings,
     "county_board": county_board,
     "alert_queue": alert_queue,
     "alert_state": alert_state,

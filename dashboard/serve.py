@@ -101,7 +101,7 @@ def exposure(settings: Settings, host: str) -> str | None:
 def serve(settings: Settings, port: int | None = None, host: str | None = None) -> None:
     """Replace this process with the Streamlit server for the wall, console and leadership pages.
     ExposureRefused (nothing started) beyond loopback while a default secret is in effect."""
-    from dashboard.auth import ensure_users_file, users_path
+    from dashboard.auth import DEMO_USERS, ensure_users_file, users_path
 
     port = port or settings.wall.port
     host = host or settings.wall.host
@@ -113,7 +113,7 @@ def serve(settings: Settings, port: int | None = None, host: str | None = None) 
     ensure_users_file(settings.data_dir)
     if created:
         print(f"demo users created 已创建演示账号: {users_path(settings.data_dir)} "
-              "(officer/officer123, viewer/viewer123, admin/admin123)", flush=True)
+              f"({', '.join(f'{u}/{pw}' for u, (_, _, pw) in DEMO_USERS.items())})", flush=True)
     env = {**os.environ, **settings_env(settings)}
     env.setdefault("PYTHONPATH", str(APP.parent.parent))
     print(f"wall 大屏: http://{host}:{port}/", flush=True)

@@ -18,7 +18,6 @@ click is never swallowed by the list's re-render, and each answers with a messag
 
 from __future__ import annotations
 
-import json
 import time as clock
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -30,7 +29,6 @@ from dashboard import auth, commands, desk_ui, queries, ui
 from dashboard import console_session as cs
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
-from fengqiao.settings import reveal
 from fengqiao.vocab import ESCALATION_LADDER, STAGES
 from fengqiao.vocab import TZ as SH
 from sinks.rows import scrub_text
@@ -271,26 +269,11 @@ def reveal_contact(case: dict, sealed: str, reason: str) -> None:
 
 
 def _safe_payload(raw: str) -> str:
-    """The event payload without any contact block (only masked forms exist, but keep them off the list)."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return ""
-    if isinstance(data, dict):
-        data.pop("citizen", None)
-    return scrub_text(json.dumps(data, ensure_ascii=False)[:300])
+    return desk_ui.safe_payload(raw)
 
 
 def _unseal(sealed: str) -> dict[str, Any]:
-    """The clear contact fields ({} when the case has none); raises if the key does not open it."""
-    if not sealed:
-        return {}
-    from fengqiao.privacy import unseal
-
-    try:
-        return dict(unseal(sealed, reveal(S.pii_key)))
-    except Exception as exc:
-        raise ValueError(f"解密失败 Could not unseal: {type(exc).__name__}") from exc
+    return desk_ui.unseal_contact(S, sealed)
 
 
 user = current_user(touch=True) or cs.from_cookie(S, USERS)
