@@ -187,18 +187,27 @@ def load_users(path: Path) -> dict[str, dict]:
 
 def demo_users_in_effect(path: Path) -> bool:
     """Whether any user still has its demo password (then the wall must not serve beyond loopback)."""
+    return bool(demo_logins(path, first_only=True))
+
+
+def demo_logins(path: Path, first_only: bool = False) -> list[tuple[str, str, str, str]]:
+    """(username, name, role, password) of every user that still has its demo password: what
+    `fengqiao up` shows on the laptop (the wall refuses any other host while one remains)."""
     try:
         users = load_users(path)
     except (OSError, ValueError):
-        return False
-    for username, (_, _, password) in DEMO_USERS.items():
+        return []
+    found = []
+    for username, (name, role, password) in DEMO_USERS.items():
         entry = users.get(username)
         try:
             if entry and bcrypt.checkpw(password.encode(), entry["password_hash"].encode()):
-                return True
+                found.append((username, str(entry.get("name", name)), str(entry.get("role", role)), password))
         except (ValueError, KeyError):
             continue
-    return False
+        if found and first_only:
+            break
+    return found
 
 
 def authenticate(path: Path, username: str, password: str) -> User | None:

@@ -197,6 +197,8 @@ def simulate(
     speed: float = typer.Option(1.0, help="time compression factor of the lifecycle"),
     gateway: Optional[str] = typer.Option(None, help="post through this gateway URL instead of Kafka"),
     max_events: Optional[int] = typer.Option(None, help="stop after this many events"),
+    departments: str = typer.Option("simulated", help="simulated, or manual: people sign, reply, extend and "
+                                                      "return at the department desk (/department)"),
 ) -> None:
     """Produce realistic petition traffic (received + lifecycle events) to Kafka."""
     from fengqiao import logs
@@ -210,7 +212,9 @@ def simulate(
     try:
         summary = run_simulator(_settings(), rate=rate, duration=duration, seed=seed, speed=speed,
                                 gateway_url=gateway, max_events=max_events,
-                                progress=bar.update if bar else None)
+                                progress=bar.update if bar else None, departments=departments)
+    except ValueError as exc:  # a bad --departments: nothing was sent
+        fail(str(exc))
     finally:
         if bar:
             bar.close()
@@ -372,14 +376,22 @@ def up(
     nodes: int = typer.Option(1, min=1, help="Kafka nodes: 1, or a local cluster of 3 in <data>/kafka-3 "
                                              "(ports --kafka-port, +1, +2)"),
     workers: int = typer.Option(1, min=1, help="streams workers, one consumer group sharing the partitions"),
+    departments: str = typer.Option("simulated", help="simulated, or manual: people play the departments "
+                                                      "at the desk (the simulator's --departments)"),
 ) -> None:
     """Broker, streams worker, wall (+ embedded sink) and simulator together; Ctrl-C stops all."""
     from broker import cluster
     from broker.local import BrokerError
     from broker.topics import TopicError, ensure_project_topics
     from fengqiao.supervisor import run_up
+    from producers.simulator import behaviour_for
 
+    try:
+        behaviour_for(departments)
+    except ValueError as exc:
+        fail(str(exc))
     base = _settings()
+    _show_demo_logins(base)
     kafka_dir = (base.data_dir / ("kafka" if nodes == 1 else f"kafka-{nodes}")).resolve()
     before = cluster.status(kafka_dir)
     reused = bool(before) and all(n.state == cluster.RUNNING for n in before)
@@ -398,12 +410,28 @@ def up(
             ensure_project_topics(settings)
         except (TopicError, TimeoutError) as exc:
             fail(f"could not create the topics / 无法创建主题: {exc}")
-        code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed, workers=workers)
+        code = run_up(settings, wall_port=wall_port, rate=rate, speed=speed, workers=workers,
+                      departments=departments)
     finally:
         if not reused:
             cluster.stop(kafka_dir)
             typer.echo("kafka stopped")
     raise typer.Exit(code)
+
+
+def _show_demo_logins(settings: Settings) -> None:
+    """The demo logins of every desk, on the laptop only: the wall then listens on loopback alone
+    (it refuses any other host while a demo password is in effect), so nobody else can use them."""
+    from dashboard.auth import demo_logins, ensure_users_file
+    from fengqiao.settings import is_loopback
+
+    if not is_loopback(settings.wall.host):
+        return
+    logins = demo_logins(ensure_users_file(settings.data_dir))
+    if logins:
+        typer.echo("演示账号（仅本机演示）/ demo logins, this laptop only:")
+        for username, name, role, password in logins:
+            typer.echo(f"  {role:<10} {username:<14} {password:<12} {name}")
 
 
 if __name__ == "__main__":

@@ -114,8 +114,10 @@ def _workers(settings: Settings, env: dict[str, str], logs: Path, count: int) ->
         "--web-port", str(s.web_port + i - 1)), env, logs / f"streams-{i}.log") for i in range(1, count + 1)]
 
 
-def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float, workers: int = 1) -> int:
-    """Start streams (`workers` of them), wall (+ embedded sink) and simulator against a running broker.
+def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float, workers: int = 1,
+           departments: str = "simulated") -> int:
+    """Start streams (`workers` of them), wall (+ embedded sink) and simulator against a running broker
+    (`departments`: the simulator's `--departments`, manual = people act at the department desk).
 
     Returns the exit status for the CLI. The broker is started (and stopped) by
     the caller, the CLI, which owns the adapters.
@@ -130,8 +132,8 @@ def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float, wor
     children = [
         *_workers(settings, env, logs, workers),
         wall,
-        Child("simulate", _fengqiao_argv("simulate", "--rate", str(rate), "--speed", str(speed)), env,
-              logs / "simulate.log"),
+        Child("simulate", _fengqiao_argv("simulate", "--rate", str(rate), "--speed", str(speed),
+                                         "--departments", departments), env, logs / "simulate.log"),
     ]
     stopping = False
 

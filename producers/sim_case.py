@@ -18,6 +18,11 @@ The platform dispatches well within the resolve span, and, when the streams work
 auto-dispatch delay is given (`dispatch_within`), before it, so the worker never
 assigns a case the simulator then answers online. Citizens' ratings, callbacks and the
 archive follow natural delays only: awaiting evaluation is never overdue.
+
+With `Behaviour(departments="manual")` a person plays the departments at the desk: the
+simulator still registers cases, answers consults online, merges duplicates and
+dispatches (to the department the dispatch rules name), and leaves every department
+action (sign, reply, extend, return) and what follows it to the people on the loop.
 """
 
 from __future__ import annotations
@@ -27,12 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
+from fengqiao.domain import triage
 from fengqiao.domain.lifecycle import CaseState
 from fengqiao.regions import regions
 from fengqiao.vocab import LEVELS
 from producers import sim_data as D
 
 PLATFORM = {"role": "platform", "id": "fengqiao-dispatch"}
+DEPARTMENT_MODES = ("simulated", "manual")  # `fengqiao simulate --departments`
+MANUAL = "manual"
+DEPARTMENT_EVENTS = frozenset({"case.signed", "case.replied", "case.extended", "case.returned"})  # the desk's in manual
 MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
 MAX_REOPENS = 2  # after two re-openings (the second one escalated) the citizen does not reject again
 
@@ -54,6 +63,10 @@ class Behaviour:
     partial_reply: float = 0.05
     dissatisfied_first: float = 12.0  # weight against satisfied 62 / basically satisfied 26
     dissatisfied_again: float = 30.0
+    # "manual": people play the departments at the desk (`fengqiao simulate --departments manual`);
+    # the simulator registers and dispatches (to the dispatch rules' departments, the names desk
+    # users are given) and never signs, replies, extends or returns
+    departments: str = "simulated"
 
 
 @dataclass
@@ -162,9 +175,13 @@ def lifecycle(case: SimCase, rng: random.Random, pace: Pace, emit_merges: bool) 
                "internal")
         return
     urgent = case.urgency == "urgent"
+    dispatch = pace.platform(case, 1 * MIN, 10 * MIN) if urgent else pace.platform(case, 5 * MIN, 90 * MIN)
+    if b.departments == MANUAL:  # the rest is the department desk's (a person's) to do
+        rule = triage.decide(case.category, case.topic, case.difficulty or None, case.region_code)
+        yield dispatch, "case.assigned", {"department": rule.department, "level": rule.level}, PLATFORM, "internal"
+        return
     level = "county" if case.difficulty == "complex" or rng.random() < 0.3 else "township"
-    yield (pace.platform(case, 1 * MIN, 10 * MIN) if urgent else pace.platform(case, 5 * MIN, 90 * MIN)), \
-        "case.assigned", {"department": department(case, level), "level": level}, PLATFORM, "internal"
+    yield dispatch, "case.assigned", {"department": department(case, level), "level": level}, PLATFORM, "internal"
     yield from _returns(case, rng, pace)
     escalated = False
     n_days = 60 if case.formal else D.RESOLVE_DAYS[case.category]
@@ -274,4 +291,4 @@ def _rating(case: SimCase, rng: random.Random, pace: Pace) -> Iterator[Step]:
 
 
 __all__ = ["Behaviour", "Pace", "SimCase", "Step", "lifecycle", "department", "weighted", "PLATFORM",
-           "MIN", "HOUR", "DAY"]
+           "MIN", "HOUR", "DAY", "DEPARTMENT_MODES", "DEPARTMENT_EVENTS", "MANUAL"]

@@ -33,6 +33,7 @@ from fengqiao.contract import Envelope
 from fengqiao.domain.policy import Policy, load_policy
 from fengqiao.settings import Settings
 from producers.scenario import CST, DEFAULT_PII_KEY, DEFAULT_START, Scenario
+from producers.sim_case import DEPARTMENT_MODES, Behaviour
 
 log = logging.getLogger("fengqiao.simulator")
 
@@ -50,6 +51,7 @@ def generate_events(
     policy: Policy | None = None,
     until: datetime | None = None,
     dispatch_within: float | None = None,
+    departments: str = "simulated",
 ) -> list[Envelope]:
     """`count` valid contract events in time order (see `producers.scenario`), each
     accepted by the domain lifecycle under `policy`; stops early before `until`.
@@ -60,15 +62,24 @@ def generate_events(
     `petition.received`; raise `speed` (e.g. 3600) to see whole lifecycles within
     a few thousand events. `dispatch_within` (seconds): the platform assigns before
     a streams worker's auto-dispatch of that delay would (as `run_simulator` does).
+    `departments="manual"`: no department event; people act at the desk (`sim_case.Behaviour`).
     """
     sc = Scenario(seed, start or DEFAULT_START, speed, rate, pii_key=pii_key, seal=False,
                   surge_every=surge_every, duplicate_share=duplicate_share, policy=policy,
-                  dispatch_within=dispatch_within)
+                  dispatch_within=dispatch_within, behaviour=behaviour_for(departments))
     out: list[Envelope] = []
     limit = None if until is None else (until - sc.start).total_seconds()
     while len(out) < count and (limit is None or sc.peek_time() < limit):
         out.append(sc.next_event()[1])
     return out
+
+
+def behaviour_for(departments: str) -> Behaviour:
+    """The simulated province's behaviour with departments simulated or left to the desk."""
+    if departments not in DEPARTMENT_MODES:
+        raise ValueError(f"--departments must be one of {', '.join(DEPARTMENT_MODES)}, not {departments!r} / "
+                         f"--departments 只能是 {'、'.join(DEPARTMENT_MODES)}")
+    return Behaviour(departments=departments)
 
 
 class _Stop:
@@ -103,20 +114,23 @@ def run_simulator(
     pace: bool = True,
     api_key: str | None = None,
     progress: Callable[[int], None] | None = None,
+    departments: str = "simulated",
 ) -> dict[str, Any]:
     """Produce live traffic until `duration` seconds, `max_events` or a stop signal.
 
     `pace=False` emits as fast as the sink accepts (benchmarks); occurred_at
     then still follows the scenario's timeline from now. Returns
     `{"events", "by_type", "seconds", "events_per_s", "target", "seed", "policy_profile",
-    "rejected"}` (`rejected`: events the lifecycle would refuse, dropped: always 0).
+    "rejected", "departments"}` (`rejected`: events the lifecycle would refuse, dropped: always 0).
     `progress(sent)` after each event (the CLI's stderr progress; it throttles itself).
+    `departments="manual"` leaves the department actions to people at the desk.
     """
+    behaviour = behaviour_for(departments)  # a bad mode is refused before anything is sent
     start = datetime.now(timezone.utc).astimezone(CST)
     via_gateway = bool(gateway_url)
     policy = load_policy(settings.streams.policy_file, settings.streams.policy_profile)
     sc = Scenario(seed, start, speed, rate, pii_key=settings.pii_key, protect=not via_gateway, seal=True,
-                  emit_merges=not via_gateway, curve=curve, policy=policy,
+                  emit_merges=not via_gateway, curve=curve, policy=policy, behaviour=behaviour,
                   dispatch_within=settings.streams.auto_dispatch_after_seconds or None)
     stopper = _Stop()
     if stop is not None:
@@ -162,6 +176,7 @@ def run_simulator(
         "seed": seed,
         "policy_profile": policy.name,
         "rejected": sc.rejected,
+        "departments": departments,
     }
 
 
