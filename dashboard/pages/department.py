@@ -61,6 +61,11 @@ def board(user: auth.User) -> None:
               "属地": ui.region_name(r["region_code"]), "承办": r["department"],
               "最近操作": _sent_label(sent.get(r["case_id"]))} for r in rows]
     st.dataframe(table, hide_index=True, height=320, key="dept_table")
+    case = next((r for r in rows if r["case_id"] == selected), None)
+    if case is not None:
+        st.markdown(f"**选中 {case['case_id']} · {desk_ui.STATUS_ZH.get(case['status'], case['status'])}** · "
+                    f"{_countdown(case)} · 时限 {ui.fmt_time(case['due_at'])} · {case['topic']} · {case['department']}"
+                    + (f" · {_sent_label(sent[case['case_id']])}" if case["case_id"] in sent else ""))
     st.subheader(f"预警 Early warnings（{len(warnings)}）")
     if warnings:
         st.dataframe([{"告警": w["alert_id"], "类型": ui.KIND_ZH.get(w["kind"], w["kind"]),

@@ -14,15 +14,12 @@ ClickHouse through the embedded sink.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +28,8 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.e2e.stack import free_port, running_wall, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -45,9 +44,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -56,43 +53,14 @@ def wall(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     if not (Path(CHROMEDRIVER).exists() and shutil.which("chromium")):
         pytest.skip("chromium / chromium-driver not installed (apt-get install chromium chromium-driver)")
     data = tmp_path_factory.mktemp("wall-e2e")
-    tag = os.urandom(4).hex()
-    env = {**os.environ, "FENGQIAO_DATA_DIR": str(data), "FENGQIAO_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "FENGQIAO_CLICKHOUSE_DATABASE": "fengqiao", "FENGQIAO_WALL__REFRESH_SECONDS": "2",
-           "FENGQIAO_WALL__STALE_AFTER_SECONDS": "3600", "FENGQIAO_SINK__BATCH_SECONDS": "0.2",
-           "FENGQIAO_SINK__GROUP_ID": f"wall-e2e-{tag}", "PYTHONPATH": str(ROOT)}
-    env.pop("FENGQIAO_CLICKHOUSE_URL", None)
-    for name in ("events", "alerts", "commands", "stats", "dlq", "cases"):
-        env[f"FENGQIAO_TOPICS__{name.upper()}"] = f"w{tag}.{name}"
+    env = stack_env(kafka_bootstrap, data, "w")
     seeded = subprocess.run([PY, "-m", "dashboard.seed", "--cases", "300"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert seeded.returncode == 0, seeded.stderr
     info = json.loads(seeded.stdout.strip().splitlines()[-1])
-    port = _free_port()
-    log = open(data / "wall.log", "w")
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/fengqiao"), "wall", "--port", str(port), "--host", "127.0.0.1"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("the wall did not start: " + (data / "wall.log").read_text()[-2000:])
-    try:
+    with running_wall(env, data, timeout=60) as url:
         yield {"url": url, "env": env, "info": info, "topics": {n: env[f"FENGQIAO_TOPICS__{n.upper()}"]
                                                                  for n in ("alerts", "commands")}}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture
