@@ -1,7 +1,10 @@
-"""`fengqiao up` on a fresh data folder: everything starts, data flows, Ctrl-C stops everything."""
+"""`fengqiao up` on a fresh data folder: everything starts, data flows, `kill -9` of the broker
+takes nothing down (issue 13: the simulator used to exit after 30 s with KafkaTimeoutError and
+`up` then stopped every process, the wall included), Ctrl-C stops everything."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -76,6 +79,17 @@ def test_up_starts_everything_and_ctrl_c_leaves_nothing(tmp_path: Path, artifact
         assert seen > 0, "no case snapshot within 90 s of the wall coming up"
         children = [int(p) for p in re.findall(r"pid=(\d+)", log.read_text("utf-8", "replace"))]
         assert len(children) >= 4  # kafka + streams + wall + simulate
+
+        # kill -9 the broker: past the producers' 30 s timeout every part is still up, the worker says why
+        broker = int(re.search(r"kafka: \S+ pid=(\d+)", log.read_text("utf-8", "replace")).group(1))  # type: ignore[union-attr]
+        os.kill(broker, signal.SIGKILL)
+        time.sleep(35)
+        assert proc.poll() is None, log.read_text("utf-8", "replace")[-3000:]
+        assert all(pid_alive(p) for p in children if p != broker), log.read_text("utf-8", "replace")[-3000:]
+        with urllib.request.urlopen(f"http://127.0.0.1:{wall_port}/_stcore/health", timeout=5) as r:
+            assert r.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/health/", timeout=5) as r:
+            assert json.loads(r.read())["kafka"]["reachable"] is False
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to `fengqiao up`
