@@ -66,7 +66,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alert.acknowledge": frozenset({"officer", "admin", "department"}),
     "alert.silence": frozenset({"officer", "admin"}),
     "case.escalate": frozenset({"officer", "admin"}),
-    "case.reveal_contact": frozenset({"officer", "department"}),
+    "case.reveal_contact": frozenset({"officer", "department", "callback"}),  # the callback desk calls the citizen
     # the department desk (承办单位)
     "case.signed": frozenset({"department"}),
     "case.replied": frozenset({"department"}),

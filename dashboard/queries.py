@@ -562,8 +562,55 @@ def department_warnings(client: Any, db: str, departments: list[str], regions: l
     return out
 
 
+# ---------------------------------------------------------------- the callback desk (回访)
+
+CONCLUDED_ON = """SELECT case_id, max(occurred_at) AS concluded_at FROM {db}.events FINAL
+                  WHERE event_type IN ('case.replied', 'case.resolved_online') AND toDate(occurred_at) = {{day:Date}}
+                    AND (event_type = 'case.resolved_online' OR JSONExtractBool(payload, 'resolved'))
+                  GROUP BY case_id"""
+
+
+def callback_candidates(client: Any, db: str, day: date) -> Rows:
+    """The cases concluded as resolved on `day` (a resolved reply or an online answer that day, from
+    the events: the list stays the same after a callback re-opens one) with their current state,
+    for `fengqiao.domain.callback.draw`. Labels only: no personal data."""
+    concluded = CONCLUDED_ON.format(db=_db(db))
+    return _rows(
+        client,
+        f"""SELECT c.case_id AS case_id, c.status AS status, c.phase AS phase, c.topic AS topic,
+                   c.category AS category, c.region_code AS region_code, c.department AS department,
+                   c.formal_petition AS formal_petition, c.first_rating AS first_rating,
+                   c.last_rating AS last_rating, c.reopen_count AS reopen_count, e.concluded_at AS concluded_at
+            FROM ({concluded}) AS e
+            INNER JOIN (SELECT case_id, status, phase, topic, category, region_code, department, formal_petition,
+                               first_rating, last_rating, reopen_count
+                        FROM {_db(db)}.cases FINAL
+                        WHERE case_id IN (SELECT case_id FROM ({concluded}))) AS c ON c.case_id = e.case_id
+            ORDER BY case_id""",
+        {"day": day},
+    )
+
+
+def callbacks_of(client: Any, db: str, case_ids: list[str]) -> Rows:
+    """The callbacks recorded for `case_ids` (`case.callback` events), oldest first."""
+    if not case_ids:
+        return []
+    return _rows(
+        client,
+        f"""SELECT case_id, occurred_at, JSONExtractBool(payload, 'reached') AS reached,
+                   JSONExtractString(payload, 'rating') AS rating
+            FROM {_db(db)}.events FINAL
+            WHERE event_type = 'case.callback' AND case_id IN {{ids:Array(String)}}
+            ORDER BY occurred_at, case_id""",
+        {"ids": list(case_ids)},
+    )
+
+
 QUERIES: dict[str, Callable[..., Rows]] = {
     **WALL_QUERIES,
+    "repeat_links": repeat_links,
+    "callback_candidates": callback_candidates,
+    "callbacks_of": callbacks_of,
     "department_cases": department_cases,
     "early_warning_alerts": early_warning_alerts,
     "member_facts": member_facts,

@@ -19,6 +19,7 @@ from fengqiao.vocab import TZ
 
 if TYPE_CHECKING:
     from fengqiao.contract import Limits
+    from fengqiao.domain.callback import CallbackRule
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
@@ -70,6 +71,22 @@ class WallSettings(BaseModel):
     session_max_hours: float = Field(default=12.0, gt=0)  # ... and this long after login, whatever
     login_max_failures: int = Field(default=5, ge=1)  # failed logins (per user, per client) before a delay
     login_delay_seconds: float = Field(default=30.0, gt=0)  # then doubled per further failure, up to 1 h
+
+
+class CallbackSettings(BaseModel):
+    """The callback desk's daily sample (随机回访, `fengqiao.domain.callback`): the random share of the
+    cases concluded the day before (every dissatisfied one and every formal petition come on top) and
+    the seed of the draw (whoever knows it can re-draw a day to audit it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    share: float = Field(default=0.1, ge=0, le=1)
+    seed: str = "fengqiao-callback"
+
+    def rule(self) -> "CallbackRule":
+        from fengqiao.domain.callback import CallbackRule
+
+        return CallbackRule(self.share, self.seed)
 
 
 class StreamsSettings(BaseModel):
@@ -217,6 +234,7 @@ class Settings(BaseSettings):
     streams: StreamsSettings = StreamsSettings()
     gateway: GatewaySettings = GatewaySettings()
     contract: ContractSettings = ContractSettings()
+    callback: CallbackSettings = CallbackSettings()
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
     command_key: SecretStr = SecretStr(DEV_COMMAND_KEY)  # HMAC key shared by the console and the worker
 
