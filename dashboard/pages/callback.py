@@ -21,10 +21,9 @@ from datetime import date, datetime, timedelta
 import streamlit as st
 
 from dashboard import alert_view as av
-from dashboard import auth, commands, desk_ui, queries, ui
+from dashboard import auth, commands, desk_ui, queries, repeat_view, ui
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao.domain import callback as cb
-from fengqiao.domain import repeat as rp
 from fengqiao.vocab import TZ
 
 S = settings()
@@ -57,7 +56,7 @@ def board(day: date) -> None:
         rows, concluded = sample(day)
         ids = [r["case_id"] for r in rows]
         calls = queries.fetch(S, "callbacks_of", tuple(ids))
-        links = {r["case_id"]: rp.link_label(r["earlier_case_id"]) for r in queries.fetch(S, "repeat_links", tuple(ids))}
+        links = repeat_view.labels(S, ids)
     except Exception as exc:  # noqa: BLE001 - the desk says so instead of a traceback
         st.error(f"数据库不可用 ClickHouse unreachable: {type(exc).__name__}")
         return

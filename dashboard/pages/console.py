@@ -27,6 +27,7 @@ import streamlit as st
 from dashboard import alert_view as av
 from dashboard import auth, commands, desk_ui, queries, ui
 from dashboard import console_session as cs
+from dashboard import repeat_view
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao import regions as rg
 from fengqiao.vocab import ESCALATION_LADDER, STAGES
@@ -226,6 +227,8 @@ def case_panel(user: auth.User) -> None:
     st.markdown(f"**{c['case_id']}** · {ui.region_name(c['region_code'])} · {c['topic']} · "
                 f"{ui.CATEGORY_ZH.get(c['category'], c['category'])} · {ui.URGENCY_ZH.get(c['urgency'], '')} · "
                 f"承办 {c['department'] or '—'} · 状态 {c['status']} · 办结时限 {ui.fmt_time(c['resolve_due_at'])}")
+    if link := repeat_view.label(S, case_id):  # 假性整改: this petition repeats a case concluded as resolved
+        st.warning(link)
     events = queries.run(S, "case_timeline", case_id)
     st.dataframe([{"时间": ui.fmt_time(e["occurred_at"]), "事件": e["event_type"], "渠道": e["channel"],
                    "角色": e["actor_role"], "部门": e["department"], "内容": _safe_payload(e["payload"])}

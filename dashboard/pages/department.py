@@ -22,6 +22,7 @@ import streamlit as st
 from dashboard import alert_view as av
 from dashboard import auth, commands, desk_actions, desk_ui, queries, ui
 from dashboard import console_session as cs
+from dashboard import repeat_view
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao.vocab import TARGET_ZH
 from sinks.rows import scrub_text
@@ -197,6 +198,8 @@ def case_panel(user: auth.User) -> None:
                 f" · {ui.URGENCY_ZH.get(c['urgency'], '')} · 状态 {desk_ui.STATUS_ZH.get(c['status'], c['status'])}"
                 f" · 签收时限 {ui.fmt_time(c['sign_due_at'])} · 办结时限 {ui.fmt_time(c['resolve_due_at'])}"
                 f" · 退回 {c['return_count']} 次")
+    if link := repeat_view.label(S, case_id):  # 假性整改: the petition repeats a case concluded as resolved
+        st.warning(link)
     events = queries.run(S, "case_timeline", case_id)
     st.dataframe([{"时间": ui.fmt_time(e["occurred_at"]), "事件": e["event_type"], "角色": e["actor_role"],
                    "部门": e["department"], "内容": desk_ui.safe_payload(e["payload"])} for e in events],

@@ -9,7 +9,7 @@ from functools import partial
 
 import streamlit as st
 
-from dashboard import maps, queries, ui
+from dashboard import maps, queries, repeat_view, ui
 from dashboard.runtime import broker_reason, ensure_schema, ensure_sink, load_rows, settings
 from fengqiao import regions as rg
 from fengqiao.domain import metrics
@@ -173,11 +173,16 @@ def _warnings(data: dict[str, list[dict]]) -> None:
     st.markdown(f'<div class="fq-panel"><ul class="fq-list">{items}</ul></div>', unsafe_allow_html=True)
 
 
+def _repeat_tag(label: str | None) -> str:
+    return f' <span class="fq-tag warning">{ui.esc(label)}</span>' if label else ""
+
+
 def _countdown(data: dict[str, list[dict]]) -> None:
     st.markdown('<div class="fq-h">临期倒计时</div>', unsafe_allow_html=True)
+    links = repeat_view.labels(S, [r["case_id"] for r in data["countdown"][:5]])  # 假性整改: 重复投诉 · 关联 …
     rows = "".join(
         f'<tr><td class="t {"crit" if r["seconds_left"] < 3600 else "warn" if r["seconds_left"] < 14400 else ""}">'
-        f'{ui.remaining(r["seconds_left"])}</td><td>{ui.esc(r["case_id"])}</td>'
+        f'{ui.remaining(r["seconds_left"])}</td><td>{ui.esc(r["case_id"])}{_repeat_tag(links.get(r["case_id"]))}</td>'
         f'<td>{ui.esc(ui.region_name(r["region_code"]))}</td><td>{ui.esc(r["topic"])}</td>'
         f'<td>{ui.TARGET_ZH.get(r["target"], "")}</td><td>{ui.URGENCY_ZH.get(r["urgency"], "")}</td></tr>'
         for r in data["countdown"][:5]) or '<tr><td colspan="6">暂无临期案件</td></tr>'
