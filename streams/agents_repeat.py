@@ -19,6 +19,7 @@ reads the same bytes), so they are skipped here, not reported twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -45,7 +46,8 @@ def subject_of(ev: PetitionReceived, secret: str) -> dict[str, Any]:
     return {"k": [k.encode() for k in keys], "p": pet.model_dump(mode="json"), "c": None, "sent": None}
 
 
-def register(rt: Any) -> None:
+def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) -> None:
+    """`also`: another consumer of every events-topic message (the heartbeat's feed), run in this pass."""
     app: faust.App = rt.app
     s = rt.settings
     secret = reveal(s.pii_key)
@@ -73,7 +75,9 @@ def register(rt: Any) -> None:
                 await rt.send(repeat_topic, key.encode(), orjson.dumps(m))
 
     async def on_event(value: bytes) -> None:
-        if _RECEIVED not in value:
+        if also is not None:
+            await also(value)
+        if value is None or _RECEIVED not in value:
             return
         try:
             ev = parse_event(value)

@@ -64,7 +64,7 @@ def register(rt: Any) -> None:
         if owner is None:
             await rt.dead_letter(raw, f"unknown alert_id {cmd['alert_id']} / 未知告警", message)
             return
-        target = t.case_ops if owner["owner"] == "case" else t.early
+        target = t.case_ops if owner["owner"] == "case" else rt.alert_owners.get(owner["owner"], t.early)
         body = {"op": "cmd", "cmd": cmd, "dk": owner.get("dk")}
         await rt.send(target, owner["key"].encode(), json.dumps(body).encode())
 

@@ -96,6 +96,8 @@ class Runtime:
     stats_published: int = 0
     events_applied: int = 0
     agents: dict[str, Any] = field(default_factory=dict)
+    # owner kind -> the topic its alerts' commands are routed to (besides "case" and "region"): e.g. "beat"
+    alert_owners: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------ helpers
     def out_topic(self, name: str) -> faust.TopicT:
@@ -189,8 +191,7 @@ def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path |
 
     agents_case.register(rt)
     agents_side.register(rt)
-    agents_repeat.register(rt)  # repeat complaints (假性整改)
-    heartbeat.register(rt)  # channel heartbeat
+    agents_repeat.register(rt, also=heartbeat.register(rt))  # repeat complaints (假性整改), channel heartbeat
     web.register(rt)
     return rt
 

@@ -4,7 +4,8 @@ One worker for both (a worker start is most of the time): a citizen whose case t
 concluded as resolved petitions again on the same topic (phone match), a neighbour at the same
 address too (address match), both flagged, linked to the earlier case and counted in the
 concluding department's repeat-complaint rate; a QR-code channel with two weeks of traffic at
-this hour falls silent: one heartbeat alert, resolved when a petition comes again."""
+this hour falls silent: one heartbeat alert, acknowledged by an officer's command, resolved when a
+petition comes again."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from fengqiao.domain import repeat as rp
 from fengqiao.records import CaseSnapshot
 from fengqiao.settings import Settings, SinkSettings, StreamsSettings, reveal
 from sinks.store import get_client
-from tests.integration.streams_harness import TZ, Reader, Worker, event, producer, send, worker_env
+from tests.integration.streams_harness import TZ, Reader, Worker, event, producer, send, send_command, worker_env
 from tests.integration.test_sink import sink_thread, wait_until
 
 pytestmark = pytest.mark.integration
@@ -123,6 +124,10 @@ def test_repeats_are_flagged_counted_for_the_concluding_department_and_a_silent_
             got = heartbeat()
             assert [(a["state"], a["version"]) for a in got] == [("firing", 1)], got
             assert "民情码" in got[0]["message"] and got[0]["dedup_key"].startswith("heartbeat:qrcode:")
+            send_command(p, s, {"command_id": str(uuid.uuid4()), "type": "alert.acknowledge", "officer_id": "duty-1",
+                                "issued_at": datetime.now(TZ).isoformat(), "alert_id": got[0]["alert_id"]})
+            wait_until(lambda: any(a["state"] == "acknowledged" and a["acknowledged_by"] == "duty-1"
+                                   for a in heartbeat()), 30, "the officer's acknowledgement")
             send(p, s.topics.events, [petition(s, f"QRN-{tag}", datetime.now(TZ), "13900008888", topic="物业管理",
                                                address=None, channel="qrcode")])
             wait_until(lambda: any(a["state"] == "resolved" for a in heartbeat()), 30, "the heartbeat resolved")
