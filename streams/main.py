@@ -7,8 +7,8 @@ assignor topic included, is checked to exist with its partitions and leaders, cr
 when missing (issue 13: a worker once found the `early` changelog with 0 partitions and
 never processed case-ops). faust's Worker handles SIGTERM/SIGINT with a clean shutdown
 (commit offsets, flush the producer, close the stores). A stream that has not started
-within a minute (`streams.watchdog`) stops the worker the same way and it exits with
-status 3, for its supervisor to start a fresh one.
+within a minute is reported on /health/; still so after three (`streams.watchdog`), it stops
+the worker the same way and it exits with status 3, for its supervisor to start a fresh one.
 """
 
 from __future__ import annotations

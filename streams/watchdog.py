@@ -4,13 +4,17 @@ Issue 13: a fresh worker once found a changelog topic with 0 partitions; one age
 every 5 s and the case-ops partitions were never processed (faust only logs "Stream has not
 started processing ..."), for minutes, at 12 % CPU. Here a timer checks every `interval` s
 each assigned partition of an agent's source topic: one with records waiting and no event into
-its stream for `limit` s since it was assigned is *stalled*. The health endpoint lists it, and
-the worker restarts: `on_stall` (set by `streams.main` for the real process) stops the worker
-cleanly and it exits with EXIT_STALLED, so `fengqiao up`'s supervisor (or systemd, Docker)
-starts a fresh one with backoff; a fresh process re-creates the topics and joins the group
-anew, which restarting one agent in place would not. Not counted: partitions of a worker that
-is rebalancing or recovering its tables, and any time the broker is unreachable (an outage is
-reported as such, not as a stall, and must not make workers restart).
+its stream for `limit` (60) s since it was assigned is *stalled*: the health endpoint lists it
+at once (`ok` false, `fengqiao status` says "stream not started"). If it is still stalled
+`restart_after` (180) s after it was assigned, the worker restarts: `on_stall` (set by
+`streams.main` for the real process) stops the worker cleanly and it exits with EXIT_STALLED,
+so `fengqiao up`'s supervisor (or systemd, Docker) starts a fresh one with backoff; a fresh
+process re-creates the topics and joins the group anew, which restarting one agent in place
+would not. Why not restart at 60 s: on this shared 2-core machine, under a load average of 35,
+a worker just restarted after a SIGKILL went 60 s without an event from one partition while
+its others ran; a restart then only adds a rebalance and a table recovery. Not counted:
+partitions of a worker that is rebalancing or recovering its tables, and any time the broker is
+unreachable (an outage is reported as such, not as a stall, and must not make workers restart).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from weakref import WeakKeyDictionary
 from broker.wire import metadata_brokers, parse_bootstrap
 
 log = logging.getLogger("fengqiao.streams.watchdog")
-STALL_SECONDS = 60.0
+STALL_SECONDS = 60.0  # reported on /health/
+RESTART_AFTER_SECONDS = 180.0  # still stalled: the worker restarts
 EXIT_STALLED = 3  # the worker's exit status after a stall restart (not 0: systemd's on-failure restarts it)
 
 Partition = tuple[str, int]
@@ -78,6 +83,7 @@ class Watchdog:
 
     bootstrap: str
     check: StallCheck = field(default_factory=StallCheck)
+    restart_after: float = RESTART_AFTER_SECONDS
     on_stall: Callable[[list[Stall]], None] | None = None  # None: report only (in-process test workers)
     broker_up: bool = True
     broker_down_since: float | None = None
@@ -104,7 +110,8 @@ class Watchdog:
         down = self.broker_down_since
         return {"kafka": {"reachable": self.broker_up,
                           "down_s": round(self.clock() - down, 1) if down is not None else 0.0},
-                "stalled": [s.as_json() for s in self.stalled], "stall_limit_s": self.check.limit}
+                "stalled": [s.as_json() for s in self.stalled], "stall_limit_s": self.check.limit,
+                "restart_after_s": self.restart_after}
 
     async def tick(self, app: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -118,14 +125,20 @@ class Watchdog:
         from streams.metrics import consumer_lag
 
         inbound = {(tp.topic, tp.partition): t for tp, t in (app.monitor.stream_inbound_time or {}).items()}
-        stalls = self.check.observe(self.clock(), assigned, consumer_lag(app), inbound, held_up)
+        self.act(self.check.observe(self.clock(), assigned, consumer_lag(app), inbound, held_up))
+
+    def act(self, stalls: list[Stall]) -> None:
+        """Report new stalls once; restart (`on_stall`) for those older than `restart_after`."""
         if stalls and not self.stalled:
-            log.error("流未启动 / stream not started within %.0f s on %s: %s", self.check.limit,
+            log.error("流未启动 / stream not started within %.0f s on %s: reported on /health/%s", self.check.limit,
                       ", ".join(f"{s.topic}:{s.partition} ({s.waiting} waiting)" for s in stalls),
-                      "restarting the worker" if self.on_stall else "reported on /health/")
+                      f", the worker restarts if still so after {self.restart_after:.0f} s" if self.on_stall else "")
         self.stalled = stalls
-        if stalls and self.on_stall is not None:
-            self.on_stall(stalls)
+        due = [s for s in stalls if s.seconds >= self.restart_after]
+        if due and self.on_stall is not None:
+            log.error("流仍未启动，重启 / still not started after %.0f s on %s: restarting the worker",
+                      self.restart_after, ", ".join(f"{s.topic}:{s.partition}" for s in due))
+            self.on_stall(due)
 
 
 def source_topics(app: Any) -> set[str]:

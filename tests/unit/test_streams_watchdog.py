@@ -56,7 +56,8 @@ def test_the_outage_is_logged_once_each_way_and_shown_on_health(caplog: pytest.L
         wd.broker_seen(True)
     assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
     assert "after 30 s" in caplog.records[1].getMessage()
-    assert wd.health() == {"kafka": {"reachable": True, "down_s": 0.0}, "stalled": [], "stall_limit_s": 60.0}
+    assert wd.health() == {"kafka": {"reachable": True, "down_s": 0.0}, "stalled": [], "stall_limit_s": 60.0,
+                           "restart_after_s": 180.0}
 
 
 def test_status_says_broker_unreachable_or_stream_not_started() -> None:
@@ -69,3 +70,14 @@ def test_status_says_broker_unreachable_or_stream_not_started() -> None:
     stalled = {"ok": False, "kafka": {"reachable": True}, "stalled": [{"topic": "x-case-ops", "partition": 1}]}
     part = st.streams_part("streams", "u", (200, json.dumps(stalled)))
     assert part.state == st.DEGRADED and "x-case-ops:1" in part.detail and "流未启动" in part.detail
+
+
+def test_a_stall_is_reported_at_once_and_restarts_the_worker_only_after_restart_after() -> None:
+    restarts: list[list[Stall]] = []
+    wd = Watchdog("127.0.0.1:1", on_stall=restarts.append)
+    wd.act([Stall("t", 0, 61.0, 5)])
+    assert restarts == [] and wd.health()["stalled"] == [{"topic": "t", "partition": 0, "seconds": 61.0, "waiting": 5}]
+    wd.act([Stall("t", 0, 181.0, 5), Stall("t", 1, 70.0, 2)])
+    assert restarts == [[Stall("t", 0, 181.0, 5)]]
+    wd.act([])
+    assert wd.health()["stalled"] == []
