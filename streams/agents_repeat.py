@@ -86,7 +86,8 @@ def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) ->
         if not isinstance(ev, PetitionReceived) or subjects.get(ev.case_id) is not None:
             return
         subject = subject_of(ev, secret)
-        if not subject["k"]:
+        if not subject["k"]:  # nothing to match it by: a marker, so its conclusions are not kept waiting
+            subjects[ev.case_id] = {"k": []}
             return
         pending = subjects.get(f"c|{ev.case_id}")  # a conclusion seen before its petition (replay)
         if pending is not None:
@@ -103,8 +104,10 @@ def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) ->
             return
         body = c.model_dump(mode="json")
         subject = subjects.get(c.case_id)
-        if subject is None:
+        if subject is None:  # its petition not read yet (the two topics are read independently)
             subjects[f"c|{c.case_id}"] = body
+            return
+        if not subject["k"]:
             return
         if subject.get("sent") == body["at"]:
             return
