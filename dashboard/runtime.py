@@ -88,7 +88,7 @@ def _schema(url: str, db: str, _settings: Settings) -> bool:
     from sinks.store import get_client, store_lock
 
     with store_lock():
-        migrate(get_client(_settings), db)
+        migrate(get_client(_settings), db, _settings.clickhouse.cluster)
     return True
 
 

@@ -55,6 +55,16 @@ class SinkSettings(BaseModel):
     metrics_port: int = 9465  # `fengqiao sink`'s Prometheus /metrics (prometheus_client's server)
 
 
+class ClickHouseSettings(BaseModel):
+    """The server's layout. `cluster` (`FENGQIAO_CLICKHOUSE__CLUSTER`) names a cluster of the server's
+    `remote_servers`: the schema is then Replicated tables plus Distributed ones `ON CLUSTER` (sinks/cluster.py);
+    unset: plain tables on one server or in chDB, which cannot run ON CLUSTER."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cluster: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # interpolated into DDL
+
+
 class WallSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -227,6 +237,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     clickhouse_url: SecretStr = SecretStr("")  # empty: chDB under data_dir; http(s)://user:pw@… : a server
     clickhouse_database: str = "fengqiao"
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
     data_dir: Path = DEFAULT_DATA_DIR
     topics: Topics = Topics()
     sink: SinkSettings = SinkSettings()
@@ -237,6 +248,14 @@ class Settings(BaseSettings):
     callback: CallbackSettings = CallbackSettings()
     pii_key: SecretStr = SecretStr(DEV_PII_KEY)
     command_key: SecretStr = SecretStr(DEV_COMMAND_KEY)  # HMAC key shared by the console and the worker
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> "Settings":
+        if self.clickhouse.cluster and self.embedded_store:
+            raise ValueError("集群模式须连接 ClickHouse 服务器（FENGQIAO_CLICKHOUSE_URL），内嵌 chDB 不能执行 ON CLUSTER / "
+                             "FENGQIAO_CLICKHOUSE__CLUSTER needs a ClickHouse server (FENGQIAO_CLICKHOUSE_URL): "
+                             "embedded chDB cannot run ON CLUSTER")
+        return self
 
     def all_topics(self) -> list[str]:
         t = self.topics

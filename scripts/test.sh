@@ -16,6 +16,16 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || !
     echo "warning: chromium/chromedriver missing and not root; the browser tests will be skipped" >&2
   fi
 fi
+# Debian's docker-compose validates docker/docker-compose.yml without a Docker engine (tests/integration/test_compose.py).
+if ! command -v docker-compose >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing docker-compose (Debian)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null) \
+      || echo "warning: could not install docker-compose; the compose file test will be skipped" >&2
+  else
+    echo "warning: docker-compose missing and not root; the compose file test will be skipped" >&2
+  fi
+fi
 
 KAFKA_PORT="${FENGQIAO_TEST_KAFKA_PORT:-29092}"
 KAFKA_DIR="$ROOT/.data/test-kafka"

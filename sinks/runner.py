@@ -77,8 +77,8 @@ class _OpenCasesCleanup:
     deleted rows), only slower.
     """
 
-    def __init__(self, client: Any, database: str, sink: BatchingSink) -> None:
-        self.client, self.database, self.sink = client, database, sink
+    def __init__(self, client: Any, database: str, sink: BatchingSink, cluster: str | None = None) -> None:
+        self.client, self.database, self.sink, self.cluster = client, database, sink, cluster
         self.last = time.monotonic()
         self.rows = 0
 
@@ -89,7 +89,7 @@ class _OpenCasesCleanup:
         self.last, self.rows = time.monotonic(), rows
         try:
             with store_lock():
-                cleanup_open_cases(self.client, self.database)
+                cleanup_open_cases(self.client, self.database, self.cluster)
         except Exception as exc:  # noqa: BLE001 - housekeeping must not stop the sink
             log.warning("open_cases cleanup failed (will retry): %s", exc)
 
@@ -191,7 +191,7 @@ def _open_store(settings: Settings, stop: threading.Event, health: SinkHealth, r
         try:
             client = get_client(settings)
             with store_lock():
-                migrate(client, settings.clickhouse_database)
+                migrate(client, settings.clickhouse_database, settings.clickhouse.cluster)
             health.succeeded(time.time(), inserted=False)
             report(health, force=True)
             return client
@@ -239,7 +239,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
         on_health=health_file,
     )
 
-    cleanup = _OpenCasesCleanup(client, settings.clickhouse_database, sink)
+    cleanup = _OpenCasesCleanup(client, settings.clickhouse_database, sink, settings.clickhouse.cluster)
     SINK.watch(sink.stats)
 
     class Listener(ConsumerRebalanceListener):

@@ -215,7 +215,13 @@ OPEN_CASE_COLUMNS = ("case_id", "version", "status", "phase", "sign_status", "re
                      "escalation_level", "updated_at", "is_deleted")
 
 
-def ddl(database: str) -> list[str]:
+def ddl(database: str, cluster: str | None = None) -> list[str]:
+    """The statements that create (or bring up to date) the read model: plain tables, or with
+    `cluster` Replicated local tables and Distributed ones ON CLUSTER (`sinks.cluster`)."""
+    if cluster:
+        from sinks.cluster import cluster_ddl
+
+        return cluster_ddl(database, cluster, TABLES, JUDGEMENT, DEDUP_WINDOW, CLEANUP_TABLES)
     stmts = [f"CREATE DATABASE IF NOT EXISTS {database}"]
     for name, body in TABLES.items():
         extra = ", allow_experimental_replacing_merge_with_cleanup = 1" if name in CLEANUP_TABLES else ""
@@ -228,14 +234,14 @@ def ddl(database: str) -> list[str]:
     return stmts
 
 
-def migrate(client: Any, database: str = "fengqiao") -> None:
+def migrate(client: Any, database: str = "fengqiao", cluster: str | None = None) -> None:
     """Create the database and every table; harmless to run again.
 
     A store from before the judgement columns existed gets them filled from each case's
     stored row (`judge_legacy_rows`); one from before `open_cases` existed gets it filled
     once from `cases FINAL` (the open ones); later snapshots reach both tables through the sink.
     """
-    for stmt in ddl(database):
+    for stmt in ddl(database, cluster):
         client.command(stmt)
     judge_legacy_rows(client, database)
     backfill_open_cases(client, database)
@@ -272,7 +278,7 @@ def backfill_open_cases(client: Any, database: str) -> None:
         f"FROM {database}.cases FINAL WHERE phase IN ('open', 'awaiting_evaluation')")
 
 
-def cleanup_open_cases(client: Any, database: str) -> None:
+def cleanup_open_cases(client: Any, database: str, cluster: str | None = None) -> None:
     """Merge `open_cases` into one part, dropping closed cases (is_deleted = 1).
 
     FINAL merges every part, so a deleted row goes only together with all older
@@ -281,4 +287,9 @@ def cleanup_open_cases(client: Any, database: str) -> None:
     newer snapshot is re-read. Cheap: the table holds open cases plus what
     closed since the last cleanup. The sink runs it every minute or so.
     """
+    if cluster:
+        from sinks.cluster import cluster_cleanup
+
+        client.command(cluster_cleanup(database, cluster, "open_cases"))
+        return
     client.command(f"OPTIMIZE TABLE {database}.open_cases FINAL CLEANUP")
