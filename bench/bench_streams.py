@@ -179,7 +179,7 @@ class Load(threading.Thread):
         p.close()
 
 
-def alert_latency(settings: Settings, tag: str, n: int, load: Load | None = None) -> str:
+def alert_latency(settings: Settings, tag: str, n: int, load: Load | None = None) -> tuple[str, float | None]:
     """Urgent cases whose sign overdue instant falls 5..20 s ahead; due instant -> read from the topic."""
     bootstrap, topics = settings.kafka_bootstrap, settings.topics
     now = datetime.now(TZ)
@@ -214,10 +214,13 @@ def alert_latency(settings: Settings, tag: str, n: int, load: Load | None = None
     vals = sorted(lat.values())
     under = f" under {load.rate:,.0f} ev/s of background traffic" if load is not None else " (idle worker)"
     if not vals:
-        return f"alert latency{under}: 0/{len(due)} alerts seen"
+        return f"alert latency{under}: 0/{len(due)} alerts seen", None
     p99 = vals[min(len(vals) - 1, int(0.99 * len(vals)))]
+    if len(vals) < len(due):
+        p99 = float("inf")  # an alert never seen counts as late
     return (f"alert latency{under} (due instant -> read from topic), {len(vals)}/{len(due)} alerts: "
-            f"p50 {statistics.median(vals) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, min {vals[0] * 1000:.0f} ms")
+            f"p50 {statistics.median(vals) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, min {vals[0] * 1000:.0f} ms",
+            p99 * 1000)
 
 
 def open_case_items(evs: list, n: int) -> list[tuple[bytes, bytes]]:
@@ -232,6 +235,73 @@ def open_case_items(evs: list, n: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
+class CaseWatch:
+    """Reads the cases topic from its end: when did a given case's snapshot appear?"""
+
+    def __init__(self, settings: Settings):
+        self.c = KafkaConsumer(settings.topics.cases, bootstrap_servers=settings.kafka_bootstrap,
+                               auto_offset_reset="latest", enable_auto_commit=False, group_id=None)
+        self.c.poll(timeout_ms=1000)
+
+    def wait(self, case_id: str, timeout: float) -> float | None:
+        end = time.time() + timeout
+        while time.time() < end:
+            for recs in self.c.poll(timeout_ms=200).values():
+                for rec in recs:
+                    if rec.key == case_id.encode():
+                        return time.time()
+        return None
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def probe_item(tag: str, n: int) -> tuple[str, list[tuple[bytes, bytes]]]:
+    cid = f"P{tag}{n}"
+    return cid, [(cid.encode(), json.dumps(received(cid, datetime.now(TZ)), ensure_ascii=False).encode())]
+
+
+def recovery(settings: Settings, work: Path, tag: str, w: Worker, store: str, fresh: bool) -> tuple[str, float | None, Worker]:
+    """kill -9 the worker, send one new petition, start a worker (in the same folder, or in an empty one:
+    every table from its changelog) and time until that petition's snapshot is on the cases topic."""
+    watch = CaseWatch(settings)
+    try:
+        t_kill = time.time()
+        w.kill()
+        cid, item = probe_item(tag, int(fresh))
+        produce(settings.kafka_bootstrap, settings.topics.events, item)
+        env = worker_env(settings, FENGQIAO_STREAMS__STORE=store, FENGQIAO_STREAMS__AUTO_DISPATCH_AFTER_SECONDS="86400")
+        folder = work / ("w-fresh" if fresh else "w0")
+        t_start = time.time()
+        nw = Worker(env, folder, work / "worker-recovered.log")
+        seen = watch.wait(cid, 900)
+    finally:
+        watch.close()
+    how = "empty folder (all tables from the changelog)" if fresh else "same folder (RocksDB kept, changelog tail)"
+    if seen is None:
+        return f"recovery after kill -9, {how}: the new event was not applied within 900 s", None, nw
+    return (f"recovery after kill -9, {how}: new event applied {seen - t_kill:.1f} s after the kill "
+            f"({seen - t_start:.1f} s after the restart)", seen - t_kill, nw)
+
+
+class Marks:
+    """The issue's marks, each beside its baseline from this run."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, bool | None]] = []
+
+    def add(self, figure: str, measured: str, mark: str, met: bool | None) -> None:
+        self.rows.append((figure, measured, mark, met))
+
+    def print(self) -> None:
+        if not self.rows:
+            return
+        print("\n== marks (issue 12), measured in this run")
+        for figure, measured, mark, met in self.rows:
+            verdict = "n/a" if met is None else ("MET" if met else "NOT MET")
+            print(f"  {figure}: {measured}  [mark {mark}: {verdict}]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=100_000)
@@ -240,13 +310,16 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=2.0, help="new petitions per second of event time")
     ap.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--open-cases", default="", help="memory runs: open-case counts, comma-separated (e.g. 100000,1000000)")
+    ap.add_argument("--open-cases", default="", help="memory runs (one worker): open-case counts, comma-separated (e.g. 100000,1000000)")
+    ap.add_argument("--recovery", action="store_true", help="after each memory run: kill -9, restart, time until a new event is applied")
     ap.add_argument("--no-ceiling", action="store_true")
     ap.add_argument("--no-mix", action="store_true", help="only the --open-cases memory runs")
-    ap.add_argument("--load-share", type=float, default=0.5,
-                    help="background traffic during the second latency run, as a share of the sustained rate")
+    ap.add_argument("--load-share", default="0.5,0.8",
+                    help="background traffic during the latency runs, as shares of the sustained rate, comma-separated")
     args = ap.parse_args()
     bootstrap = os.environ.get("FENGQIAO_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    shares = [float(x) for x in args.load_share.split(",") if x]
+    marks = Marks()
 
     from producers.simulator import generate_events
 
@@ -258,7 +331,8 @@ def main() -> None:
     opened = len({e.case_id for e in evs if e.event_type == "petition.received"})
     print(f"generated {len(items)} events ({opened} cases) in {time.perf_counter() - t:.1f} s")
 
-    raw = None
+    raw = ceiling = None
+    rates: dict[int, float] = {}
     for n_workers in [] if args.no_mix else [int(x) for x in args.workers.split(",") if x]:
         settings, work, tag = fresh_settings(bootstrap, args.partitions)
         dt = produce(bootstrap, settings.topics.events, items)
@@ -269,37 +343,62 @@ def main() -> None:
             if not args.no_ceiling:
                 for mode in ("none", "table"):
                     c = faust_ceiling(settings, work, len(items), mode)
+                    ceiling = c if mode == "none" else ceiling
                     print(f"faust ceiling ({'agent that only counts' if mode == 'none' else 'one table write per event'}): "
-                          f"{c:,.0f} ev/s")
+                          f"{c:,.0f} ev/s", flush=True)
         ws = start_workers(settings, work, n_workers, args.store)
         try:
             rss0 = sum(rss_mb(w.proc.pid) for w in ws)
             rate, applied, cpu = drain(ws)
+            rates[n_workers] = rate
             print(f"worker(s): {applied:,} events applied, sustained {rate:,.0f} ev/s (ratio to raw loop {rate / raw:.2%}), "
-                  f"store {args.store}, CPU {cpu:.0%} of one core")
+                  f"store {args.store}, CPU {cpu:.0%} of one core", flush=True)
             print(f"worker RSS: {rss0:.0f} MB idle, {sum(rss_mb(w.proc.pid) for w in ws):.0f} MB with ~{opened:,} cases")
-            print(alert_latency(settings, tag, args.latency_cases))
-            load = Load(bootstrap, settings.topics.events, load_items, rate * args.load_share)
-            print(alert_latency(settings, tag + "u", args.latency_cases, load))
+            line, idle = alert_latency(settings, tag, args.latency_cases)
+            print(line, flush=True)
+            for share in shares:
+                load = Load(bootstrap, settings.topics.events, load_items, rate * share)
+                line, p99 = alert_latency(settings, f"{tag}u{int(share * 100)}", args.latency_cases, load)
+                print(line, flush=True)
+                bound = 1000 if share <= 0.5 else 2000
+                marks.add(f"alert latency p99, {n_workers} worker(s), background {share:.0%} of sustained",
+                          f"{p99:,.0f} ms (idle worker: {idle or float('nan'):,.0f} ms)" if p99 is not None else "no alert seen",
+                          f"<= {bound} ms", p99 is not None and p99 <= bound)
         finally:
             print(f"worker exit codes on SIGTERM: {[w.stop() for w in ws]}")
+        if n_workers == 1 and ceiling:
+            marks.add("1 worker sustained vs the count-only Faust ceiling", f"{rate:,.0f} vs {ceiling:,.0f} ev/s "
+                      f"({rate / ceiling:.1%})", ">= 50 %", rate >= 0.5 * ceiling)
+    if 1 in rates and 2 in rates:
+        marks.add("2 workers vs 1 worker", f"{rates[2]:,.0f} vs {rates[1]:,.0f} ev/s ({rates[2] / rates[1]:.2f} x)",
+                  ">= 1.7 x", rates[2] >= 1.7 * rates[1])
 
     for n_cases in [int(x) for x in args.open_cases.split(",") if x]:
-        n_workers = max(int(x) for x in args.workers.split(",") if x)
         settings, work, tag = fresh_settings(bootstrap, args.partitions)
         cases = open_case_items(evs, n_cases)
         dt = produce(bootstrap, settings.topics.events, cases)
-        print(f"\n== memory: {n_cases:,} open cases, {n_workers} worker(s): produced in {dt:.1f} s")
-        ws = start_workers(settings, work, n_workers, args.store)
+        print(f"\n== memory: {n_cases:,} open cases, 1 worker: produced in {dt:.1f} s", flush=True)
+        ws = start_workers(settings, work, 1, args.store)
         try:
             rss0 = [rss_mb(w.proc.pid) for w in ws]
             rate, applied, _ = drain(ws, expected=n_cases)
             rss = [rss_mb(w.proc.pid) for w in ws]
-            print(f"applied {applied:,} at {rate:,.0f} ev/s; RSS idle {sum(rss0):.0f} MB -> {sum(rss):.0f} MB "
-                  f"(per worker {', '.join(f'{r:.0f}' for r in rss)} MB), "
-                  f"{(sum(rss) - sum(rss0)) * 1024 / max(1, applied):.2f} KB per case above idle")
+            print(f"applied {applied:,} at {rate:,.0f} ev/s; RSS idle {sum(rss0):.0f} MB -> {sum(rss):.0f} MB, "
+                  f"{(sum(rss) - sum(rss0)) * 1024 / max(1, applied):.2f} KB per case above idle", flush=True)
+            marks.add(f"RSS of 1 worker with {n_cases:,} open cases", f"{sum(rss):,.0f} MB (idle {sum(rss0):,.0f} MB)",
+                      "<= 1024 MB", sum(rss) <= 1024 if n_cases >= 1_000_000 else None)
+            if args.recovery:
+                for fresh in (False, True):
+                    line, secs, nw = recovery(settings, work, tag, ws[0], args.store, fresh)
+                    ws = [nw]
+                    print(line, flush=True)
+                    marks.add(f"back applying after kill -9, {n_cases:,} cases, "
+                              f"{'empty folder' if fresh else 'same folder'}",
+                              f"{secs:.1f} s" if secs is not None else "not within 900 s", "<= 120 s",
+                              (secs is not None and secs <= 120) if n_cases >= 1_000_000 else None)
         finally:
             print(f"worker exit codes on SIGTERM: {[w.stop() for w in ws]}")
+    marks.print()
 
 
 if __name__ == "__main__":
