@@ -7,7 +7,8 @@ Each table of `sinks.schema.TABLES` becomes two, both created `ON CLUSTER <name>
 one case, alert or event lands on one shard and FINAL / ReplacingMergeTree collapse it there.
 The Distributed table keeps the plain name, so the sink's inserts and the wall's queries are the
 same in every mode. Inserts should be synchronous (`distributed_foreground_insert`, set by
-`sinks.store.get_client`): the sink commits its Kafka offsets only after the shards wrote the batch.
+`sinks.store.get_client`): the sink commits its Kafka offsets only after the shards wrote the batch;
+subqueries over Distributed tables run globally (`distributed_product_mode`), which several shards need.
 Replicated tables dedupe a retried insert by its block or `insert_deduplication_token` within
 `replicated_deduplication_window` blocks. chDB cannot run ON CLUSTER: the embedded store keeps
 `sinks.schema`'s plain tables (the settings refuse a cluster without a server).

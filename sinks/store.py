@@ -34,8 +34,10 @@ def get_client(settings: Settings) -> Any:
             if url.startswith("chdb://"):
                 Path(url[len("chdb://"):]).mkdir(parents=True, exist_ok=True)
                 client = clickhouse_connect.get_client(dsn=url)
-            else:  # on a cluster an insert returns once the shards wrote it (the sink commits after)
-                extra = {"distributed_foreground_insert": 1} if settings.clickhouse.cluster else {}
+            else:  # on a cluster an insert returns once the shards wrote it (the sink commits after), and
+                # the wall's `IN (SELECT … FROM <distributed>)` subqueries run once, globally (several shards)
+                extra = ({"distributed_foreground_insert": 1, "distributed_product_mode": "global"}
+                         if settings.clickhouse.cluster else {})
                 client = clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False, settings=extra)
             _clients[url] = client
         return client
