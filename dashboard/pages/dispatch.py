@@ -82,8 +82,9 @@ def actions() -> None:
         st.session_state[PICK] = picked
     row = by_id[picked]
     hint = dispatch_desk.suggestion(row)
-    st.caption(f"退回 {row['returns']} 次" + (f" · 最近由 {row['returned_by']} 退回：{row['return_reason']}"
-                                             if row["status"] == "returned" else "") + f" · 规则建议：{hint.department}")
+    st.caption(f"选中 {picked} · {dispatch_desk.KIND_ZH.get(row['status'], '')} · 退回 {row['returns']} 次"
+               + (f" · 最近由 {row['returned_by']} 退回：{row['return_reason']}" if row["status"] == "returned" else "")
+               + f" · 规则建议：{hint.department}")
     left, right = st.columns(2)
     with left.form(f"assign-{picked}"):
         title = "同意退回并改派 Approve and reassign" if row["status"] == "returned" else "人工派单 Assign"
