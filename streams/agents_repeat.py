@@ -43,7 +43,7 @@ def subject_of(ev: PetitionReceived, secret: str) -> dict[str, Any]:
     addr = rp.address_hash(p.location.address if p.location is not None else None, secret)
     keys = rp.match_keys(phone, addr, p.topic)
     pet = rp.Petition(case_id=ev.case_id, received_at=ev.occurred_at, region_code=ev.region_code)
-    return {"k": [k.encode() for k in keys], "p": pet.model_dump(mode="json"), "c": None, "sent": None}
+    return {"k": [k.encode() for k in keys], "p": pet.to_wire(), "c": None, "sent": None}
 
 
 def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) -> None:
@@ -67,9 +67,9 @@ def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) ->
             msgs.append({"op": "p", "v": subject["p"]})
             subject["sent_p"] = True
         c = subject.get("c")
-        if c is not None and c["at"] != subject.get("sent"):
+        if c is not None and c != subject.get("sent"):
             msgs.append({"op": "c", "v": c})
-            subject["sent"] = c["at"]
+            subject["sent"] = c
         for key in subject["k"]:
             for m in msgs:
                 await rt.send(repeat_topic, key.encode(), orjson.dumps(m))
@@ -102,14 +102,14 @@ def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) ->
         c = rp.conclusion_of(CaseSnapshot.model_validate_json(value))
         if c is None:
             return
-        body = c.model_dump(mode="json")
+        body = c.to_wire()
         subject = subjects.get(c.case_id)
         if subject is None:  # its petition not read yet (the two topics are read independently)
             subjects[f"c|{c.case_id}"] = body
             return
         if not subject["k"]:
             return
-        if subject.get("sent") == body["at"]:
+        if subject.get("sent") == body:
             return
         subject = {**subject, "c": body}
         await forward(subject)
@@ -129,9 +129,9 @@ def register(rt: Any, also: Callable[[bytes], Awaitable[None]] | None = None) ->
         basis, topic, hashed = key.split("|", 2)
         book = rp.Book.from_dict(old) if old else rp.Book(rp.MatchKey(basis, hashed, topic))  # type: ignore[arg-type]
         if msg["op"] == "p":
-            book, found = book.add_petition(rp.Petition.model_validate(msg["v"]))
+            book, found = book.add_petition(rp.Petition.from_wire(msg["v"]))
         else:
-            book, found = book.add_conclusion(rp.Conclusion.model_validate(msg["v"]))
+            book, found = book.add_conclusion(rp.Conclusion.from_wire(msg["v"]))
         books[key] = book.to_dict()
         for r in found:
             await rt.send(out_topic, r.case_id.encode(), r.to_json())

@@ -88,20 +88,43 @@ def match_keys(phone_hash: str | None, addr_hash: str | None, topic: str) -> lis
 
 
 # ------------------------------------------------------------------ facts
-class Petition(Record):
+@dataclass(frozen=True, slots=True)
+class Petition:
     """A petition received: a candidate repeat."""
 
     case_id: str
-    received_at: AwareDatetime
+    received_at: datetime
     region_code: str
 
+    def to_wire(self) -> list[str]:
+        return [self.case_id, self.received_at.isoformat(), self.region_code]
 
-class Conclusion(Record):
+    @classmethod
+    def from_wire(cls, v: list[str]) -> "Petition":
+        return cls(v[0], _aware(v[1]), v[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Conclusion:
     """A case concluded as resolved, by `department`, at `at`."""
 
     case_id: str
     department: str
-    at: AwareDatetime
+    at: datetime
+
+    def to_wire(self) -> list[str]:
+        return [self.case_id, self.department, self.at.isoformat()]
+
+    @classmethod
+    def from_wire(cls, v: list[str]) -> "Conclusion":
+        return cls(v[0], v[1], _aware(v[2]))
+
+
+def _aware(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"时间缺少时区 / naive instant {text!r}")
+    return at
 
 
 def conclusion_of(s: CaseSnapshot) -> Conclusion | None:
@@ -191,20 +214,16 @@ class Book:
         kept = {p.case_id for p in ps}
         return replace(self, petitions=ps, conclusions=cs, flagged=frozenset(self.flagged & kept))
 
-    # the Faust table's value (JSON-able)
+    # the Faust table's value (JSON-able, compact: the table reads and writes the whole book per fact)
     def to_dict(self) -> dict[str, object]:
-        return {"k": [self.key.basis, self.key.value, self.key.topic],
-                "p": [p.model_dump(mode="json") for p in self.petitions],
-                "c": [c.model_dump(mode="json") for c in self.conclusions],
-                "f": sorted(self.flagged)}
+        return {"k": [self.key.basis, self.key.value, self.key.topic], "p": [p.to_wire() for p in self.petitions],
+                "c": [c.to_wire() for c in self.conclusions], "f": sorted(self.flagged)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> "Book":
         basis, value, topic = d["k"]  # type: ignore[misc]
-        return cls(MatchKey(basis, value, topic),
-                   tuple(Petition.model_validate(x) for x in d.get("p", ())),  # type: ignore[union-attr]
-                   tuple(Conclusion.model_validate(x) for x in d.get("c", ())),  # type: ignore[union-attr]
-                   frozenset(d.get("f", ())))  # type: ignore[arg-type]
+        return cls(MatchKey(basis, value, topic), tuple(map(Petition.from_wire, d.get("p", ()))),  # type: ignore[arg-type]
+                   tuple(map(Conclusion.from_wire, d.get("c", ()))), frozenset(d.get("f", ())))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ counting

@@ -91,7 +91,7 @@ def test_petitions_and_conclusions_meet_by_match_key_and_reveal_the_repeat() -> 
             table = rig.rt.app.tables["repeat-subject"]
             assert table.get("K") == {"k": []} and table.get("c|K") is None  # nothing left waiting
         facts = rig.to("repeat")
-        assert [(k.split("|")[0], m["op"], m["v"]["case_id"]) for k, m in facts] == [
+        assert [(k.split("|")[0], m["op"], m["v"][0]) for k, m in facts] == [
             ("phone", "p", "A"), ("address", "p", "A"), ("phone", "c", "A"), ("address", "c", "A"),
             ("phone", "p", "B")]
         assert not any("13812345678" in k or "建设" in k for k, _ in facts)  # keyed hashes only
