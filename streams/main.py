@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,8 @@ def app_topics(app: Any) -> tuple[dict[str, int], set[str]]:
 
 def ensure_app_topics(settings: Settings, app: Any, replication: "Replication", timeout: float = 60.0) -> None:
     """Create what `app_topics` lists and is missing, then refuse to start when one has another
-    partition count (0 included: a topic still being created is waited for by the creator)."""
+    partition count. 0 (a broker whose metadata does not have a new topic yet: KRaft propagates
+    it to each broker on its own) is asked again until `timeout`, then refused too."""
     from broker.topics import TopicError, ensure_topics, topic_partitions
 
     parts, compacted = app_topics(app)
@@ -67,7 +69,12 @@ def ensure_app_topics(settings: Settings, app: Any, replication: "Replication", 
             names = [t for t, c in parts.items() if c == count]
             ensure_topics(settings.kafka_bootstrap, names, count, [t for t in names if t in compacted], timeout,
                           replication.factor, replication.min_insync)
-        seen = topic_partitions(settings.kafka_bootstrap, list(parts), timeout)
+        deadline = time.monotonic() + timeout
+        while True:  # a broker other than the controller may not know a new topic yet: 0 partitions
+            seen = topic_partitions(settings.kafka_bootstrap, list(parts), timeout)
+            if all(seen.get(t, 0) for t in parts) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     except (TopicError, TimeoutError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     wrong = {t: seen.get(t, 0) for t, c in parts.items() if seen.get(t, 0) != c}
