@@ -67,7 +67,7 @@ def test_a_re_concluded_case_counts_from_its_latest_conclusion() -> None:
 instants = st.integers(min_value=0, max_value=60 * 24 * 3600)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["p", "c"]), st.sampled_from(["A", "B", "C", "D"]), instants),
                 min_size=1, max_size=12), st.randoms(use_true_random=False))
 def test_any_arrival_order_flags_the_same_petitions(facts: list[tuple[str, str, int]], rnd) -> None:  # type: ignore[no-untyped-def]
