@@ -496,10 +496,11 @@ DESK_CASE_COLUMNS = ("case_id, status, phase, topic, urgency, region_code, depar
                      " sign_status, sign_due_at, resolve_status, resolve_due_at, escalation_level")
 
 
-def department_cases(client: Any, db: str, departments: list[str], limit: int = 500,
+def department_cases(client: Any, db: str, departments: list[str], regions: list[str], limit: int = 500,
                      now: datetime | None = None) -> Rows:
-    """The open cases (phase open) assigned to any of `departments`, nearest pending deadline first
-    (overdue ones, already past it, at the top); `due_at` / `target` as `phase.next_deadline` picks."""
+    """The open cases (phase open) assigned to any of `departments` within `regions` (county or
+    prefecture codes; empty: every region), nearest pending deadline first (overdue ones, already
+    past it, at the top); `due_at` / `target` as `phase.next_deadline` picks."""
     sign_first = ("sign_status = 'pending' AND (resolve_status != 'pending' OR resolve_due_at IS NULL"
                   " OR sign_due_at <= resolve_due_at)")
     return _rows(
@@ -508,10 +509,12 @@ def department_cases(client: Any, db: str, departments: list[str], limit: int = 
                    if(target = 'sign', sign_due_at, if(target = 'resolve', resolve_due_at, NULL)) AS due_at,
                    dateDiff('second', {NOW}, due_at) AS seconds_left
             FROM (SELECT {DESK_CASE_COLUMNS} FROM {_db(db)}.open_cases FINAL
-                  WHERE {IS_OPEN} AND department IN {{d:Array(String)}})
+                  WHERE {IS_OPEN} AND department IN {{d:Array(String)}}
+                    AND (empty({{r:Array(String)}}) OR has({{r:Array(String)}}, region_code)
+                         OR has({{r:Array(String)}}, prefecture_code)))
             ORDER BY isNull(due_at), due_at ASC, case_id ASC
             LIMIT {{limit:UInt32}}""",
-        {"d": list(departments), "limit": limit, **_now(now)},
+        {"d": list(departments), "r": list(regions), "limit": limit, **_now(now)},
     )
 
 

@@ -45,7 +45,7 @@ def _countdown(r: dict) -> str:
 def board(user: auth.User) -> None:
     """The department's cases and warnings: refreshes itself; the selection stays by case id."""
     try:
-        rows = queries.fetch(S, "department_cases", list(user.departments), 500)
+        rows = queries.fetch(S, "department_cases", list(user.departments), _regions(user), 500)
         warnings = queries.fetch(S, "department_warnings", list(user.departments), _regions(user), 200)
     except Exception as exc:
         st.error(f"数据库不可用 ClickHouse unreachable: {type(exc).__name__}")

@@ -95,8 +95,8 @@ class WarningRoutes:
         return any(d in mine for d in self.departments(w))
 
     def _dispatch(self, topic: str, region_code: str) -> str:
-        rules = self.rules or triage._packaged()
-        return rules.decide("", topic, None, region_code).department
+        decide = self.rules.decide if self.rules is not None else triage.decide  # the packaged rules
+        return decide("", topic, None, region_code).department
 
 
 def hotspot_topic(dedup_key: str) -> str | None:

@@ -102,7 +102,7 @@ def test_department_desk_acts_is_refused_elsewhere_and_gets_its_warnings(
                 desk_actions.act(s, auth.User("v", "观察员", "viewer"), "case.signed", "L2", {"department": LABOUR})
 
             def desk() -> dict[str, Any]:
-                return {r["case_id"]: r for r in queries.run(s, "department_cases", [LABOUR])}
+                return {r["case_id"]: r for r in queries.run(s, "department_cases", [LABOUR], ["130102"])}
 
             wait_until(lambda: desk().get("L0", {}).get("status") == "signed" and "L1" not in desk(), 30,
                      "the desk query shows L0 signed and L1 gone (awaiting evaluation)")
@@ -111,6 +111,7 @@ def test_department_desk_acts_is_refused_elsewhere_and_gets_its_warnings(
             assert rows["L0"]["target"] == "resolve" and rows["L2"]["target"] == "sign"
             assert [r["due_at"] for r in rows.values()] == sorted(r["due_at"] for r in rows.values())
             assert queries.run(s, "case_summary", "L1")[0]["status"] == "replied"
+            assert queries.run(s, "department_cases", [LABOUR], ["130123"]) == []  # another region: not listed
 
             # warnings of the real early-warning path reach the labour department of 长安区 only
             def kinds(user: auth.User) -> set[str]:
