@@ -11,7 +11,6 @@ shapes returns to the province.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -64,19 +63,18 @@ def _until(pred: Any, timeout: float, what: str) -> float:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
-def test_dispatcher_assigns_by_hand_and_rejects_a_return_and_the_wall_shows_it(
+def test_dispatcher_assigns_by_hand_and_rejects_a_return_the_wall_shows_it_and_its_map_drills_down(
         desk: dict, browser: Any, artifacts_dir: Path) -> None:  # noqa: F811
     from kafka import KafkaProducer
 
     from dashboard.desk_actions import case_view
     from fengqiao.settings import Settings
+    from tests.integration.streams_harness import send
 
     env, url = desk["env"], desk["url"]
     now = datetime.now(SH)
     p = KafkaProducer(bootstrap_servers=env["FENGQIAO_KAFKA_BOOTSTRAP"], acks="all")
-    for ev in _events(now):
-        p.send(env["FENGQIAO_TOPICS__EVENTS"], key=ev["case_id"].encode(), value=json.dumps(ev, ensure_ascii=False).encode())
-    p.flush()
+    send(p, env["FENGQIAO_TOPICS__EVENTS"], _events(now))
     p.close()
     _publish(env, env["FENGQIAO_TOPICS__ALERTS"], 0, 150, now)  # 300 firing alerts meanwhile
     view = case_view(Settings(gateway={"streams_url": env["FENGQIAO_GATEWAY__STREAMS_URL"]}))
@@ -96,14 +94,14 @@ def test_dispatcher_assigns_by_hand_and_rejects_a_return_and_the_wall_shows_it(
 
     _click(browser, _button(browser, "派单 Assign"))  # the rules' suggestion: the labour office, township
     clicked = time.time()
-    _wait_text(browser, "已提交 case.assigned（案件 U1）", timeout=15)
+    _wait_text(browser, "已提交 case.assigned（案件 U1）", timeout=60)  # a loaded machine answers slowly
     _wait_text(browser, f"选中 R1 · 退回待审核 · 退回 1 次 · 最近由 {LABOUR} 退回：不属本所职责", "驳回退回 Reject the return",
                timeout=30)
     _element(browser, 'input[aria-label="驳回理由 Reason"]').send_keys("欠薪属劳动保障监察职责，请依法办理")
     time.sleep(1)
     _click(browser, _button(browser, "驳回退回 Reject"))
     rejected = time.time()
-    _wait_text(browser, "已提交 case.assigned（案件 R1）", timeout=15)
+    _wait_text(browser, "已提交 case.assigned（案件 R1）", timeout=60)
     browser.save_screenshot(str(artifacts_dir / "dispatch_desk.png"))
     r1 = view("R1") or {}
     assert r1.get("department") == LABOUR or r1.get("status") == "returned"  # not yet applied, or back to LABOUR
@@ -117,6 +115,7 @@ def test_dispatcher_assigns_by_hand_and_rejects_a_return_and_the_wall_shows_it(
     browser.save_screenshot(str(artifacts_dir / "dispatch_on_the_wall.png"))
     print(f"on the wall {assign_s:.1f} s after the assignment, {reject_s:.1f} s after the rejection")
     assert reject_s < 90
+    _map_click_drills_down_and_back(browser, artifacts_dir)  # the same wall tab: no second page load
 
 
 def _map_box(driver: Any) -> Any:
@@ -125,29 +124,43 @@ def _map_box(driver: Any) -> Any:
     return driver.find_elements("css selector", ".echarts-container")[2]
 
 
-def test_a_click_on_a_city_drills_the_wall_map_down_and_beside_it_back(desk: dict, browser: Any,  # noqa: F811
-                                                                        artifacts_dir: Path) -> None:
+def _map_click_drills_down_and_back(browser: Any, artifacts_dir: Path) -> None:
+    """On the wall's map (issue 14 item 8): a city's region clicked opens its counties; a click
+    beside the shapes returns to the province."""
     from selenium.webdriver.common.action_chains import ActionChains
 
     from fengqiao import regions as rg
 
-    browser.get(desk["url"] + "/")
     _wait_text(browser, "全省案件态势", timeout=60)
-    box = _map_box(browser)
-    w, h = box.size["width"], box.size["height"]
     cities = {p.name for p in rg.prefectures()}
     hit = ""
-    for fx, fy in ((0.42, 0.62), (0.5, 0.5), (0.35, 0.45), (0.45, 0.75), (0.6, 0.4), (0.3, 0.8)):
-        ActionChains(browser).move_to_element_with_offset(box, int((fx - 0.5) * w), int((fy - 0.5) * h)).perform()
-        time.sleep(0.8)
-        hit = next((c for c in cities if c in box.text), "")  # the tooltip names the city under the mouse
-        if hit:
-            ActionChains(browser).click().perform()
+    for attempt in range(3):  # the wall refreshes itself every 2 s: on a loaded machine a click can meet a refresh
+        box = _map_box(browser)
+        w, h = box.size["width"], box.size["height"]
+        for fx, fy in ((0.42, 0.62), (0.5, 0.5), (0.35, 0.45), (0.45, 0.75), (0.6, 0.4), (0.3, 0.8)):
+            ActionChains(browser).move_to_element_with_offset(box, int((fx - 0.5) * w), int((fy - 0.5) * h)).perform()
+            time.sleep(0.8)
+            hit = next((c for c in cities if c in box.text), "")  # the tooltip names the city under the mouse
+            if hit:
+                ActionChains(browser).click().perform()
+                break
+        assert hit, "no city under any probe point"
+        try:
+            _wait_text(browser, f"{hit}案件态势 · 按县区着色", "点击地图空白处返回全省", timeout=20)
             break
-    assert hit, "no city under any probe point"
-    _wait_text(browser, f"{hit}案件态势 · 按县区着色", "点击地图空白处返回全省", timeout=30)
+        except AssertionError:
+            if attempt == 2:
+                raise
+            print(f"map click {attempt + 1} on {hit} not taken (a refresh at the same moment): clicking again")
     browser.save_screenshot(str(artifacts_dir / "wall_map_clicked_city.png"))
-    box = _map_box(browser)
-    ActionChains(browser).move_to_element_with_offset(box, -box.size["width"] // 2 + 4,
-                                                      -box.size["height"] // 2 + 4).click().perform()
-    _wait_text(browser, "全省案件态势 · 按市着色", timeout=30)
+    for attempt in range(3):
+        box = _map_box(browser)
+        ActionChains(browser).move_to_element_with_offset(box, -box.size["width"] // 2 + 4,
+                                                          -box.size["height"] // 2 + 4).click().perform()
+        try:
+            _wait_text(browser, "全省案件态势 · 按市着色", timeout=20)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+            print(f"map click {attempt + 1} beside the shapes not taken: clicking again")
