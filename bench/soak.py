@@ -8,7 +8,9 @@ streams worker, the wall with its embedded sink, the simulator), and headless Ch
 from /proc (a part's whole process tree: the wall's Streamlit, Chromium's renderers) and, after the
 warm-up (a sixth of the run, at most 10 min), fits a least-squares line: the slope in MB/hour with
 its 95 % interval and a verdict, flat when |slope| <= `--flat-mb-per-hour` (10 MB/h, i.e. < 1.7 GB a
-week). The wall's refresh time is what the browser sees: the gap between two successive updates of
+week), and the slope over the second half alone: a part whose working set is still filling (the
+simulator's and the worker's cases in flight: at speed 60 a case lives for hours, so an hour's run
+does not reach their steady state; `--speed` changes it) grows less in the second half, a leak does not. The wall's refresh time is what the browser sees: the gap between two successive updates of
 the wall's content (nominal: `wall.refresh_seconds`) and the longest time the KPI tiles were absent
 (a visible blank), plus a full page load (navigation until every tile shows) at start and end.
 
@@ -265,6 +267,7 @@ def main() -> int:
                     "or a tenth of the run when shorter than 10 min)")
     ap.add_argument("--warmup-minutes", type=float, default=None, help="default: a sixth of the run, at most 10")
     ap.add_argument("--flat-mb-per-hour", type=float, default=10.0)
+    ap.add_argument("--speed", type=float, default=SPEED, help="the simulator's time compression (up's default 60)")
     ap.add_argument("--keep", action="store_true", help="keep the data folder (logs) afterwards")
     args = ap.parse_args()
     if not (Path(CHROMEDRIVER).exists() and shutil.which("chromium")):
@@ -280,10 +283,10 @@ def main() -> int:
            "FENGQIAO_SINK__METRICS_PORT": str(free_port())}
     for k in ("FENGQIAO_KAFKA_BOOTSTRAP", "FENGQIAO_CLICKHOUSE_URL"):
         env.pop(k, None)
-    petitions = args.rate / EVENTS_PER_PETITION
+    petitions = args.rate / EVENTS_PER_PETITION  # measured at speed 60
     cmd = [str(ROOT / ".venv/bin/fengqiao"), "up", "--kafka-port", str(kafka_port), "--wall-port", str(wall_port),
-           "--rate", f"{petitions:.2f}", "--speed", f"{SPEED:g}"]
-    print(f"soak: {args.minutes:g} min at {args.rate:g} events/s ({petitions:.1f} petitions/s, speed {SPEED:g}); "
+           "--rate", f"{petitions:.2f}", "--speed", f"{args.speed:g}"]
+    print(f"soak: {args.minutes:g} min at {args.rate:g} events/s ({petitions:.1f} petitions/s, speed {args.speed:g}); "
           f"RSS every {every:g} s, warm-up {warm_s / 60:g} min; folder {root}", flush=True)
     print(f"command: {' '.join(cmd)}  (load average {_load()}, {os.cpu_count()} cores)", flush=True)
     log = root / "up.log"
@@ -293,6 +296,7 @@ def main() -> int:
     driver = None
     metrics = f"http://127.0.0.1:{env['FENGQIAO_WALL__METRICS_PORT']}/metrics"
     rss: dict[str, list[tuple[float, float]]] = {}
+    rates: list[float] = []  # events/s landed between two samples
     pids: dict[str, set[str]] = {}
     code = 0
     try:
@@ -324,6 +328,7 @@ def main() -> int:
             if rows is not None:
                 ev_s = (rows - last_rows) / max(1e-3, time.monotonic() - last_t)
                 last_rows, last_t = rows, time.monotonic()
+                rates.append(ev_s)
             line = " ".join(f"{k.split(' ')[0]}={v[-1][1]:.0f}" for k, v in rss.items())
             print(f"[{now / 60:5.1f} min] RSS MB: {line} | events landed {ev_s:.0f}/s (total "
                   f"{(rows or 0) - rows0:.0f}), sink lag {lag if lag is not None else '?'}, wall updates "
@@ -337,7 +342,7 @@ def main() -> int:
             time.sleep(max(0.0, min(every, run_s - now) - (time.monotonic() - t0 - now)))
         watch.drain()
         watch.load(url, "end")
-        report(args, rss, pids, watch, warm_s, (last_rows - rows0) / max(1.0, last_t - t0), log)
+        report(args, rss, pids, watch, warm_s, (last_rows - rows0) / max(1.0, last_t - t0), rates[1:])
         restarts = log.read_text("utf-8", "replace").count("restarted ")
         print(f"children restarted by fengqiao up during the run: {restarts}")
         if any(f is not None and abs(f.slope) > args.flat_mb_per_hour
@@ -359,14 +364,17 @@ def main() -> int:
 
 
 def report(args: argparse.Namespace, rss: dict[str, list[tuple[float, float]]], pids: dict[str, set[str]],
-           watch: Watch, warm_s: float, ev_s: float, log: Path) -> None:
-    print(f"\n== soak: {args.minutes:g} min, target {args.rate:g} events/s, landed {ev_s:.1f} events/s mean; "
-          f"load average at the end {_load()} ==")
+           watch: Watch, warm_s: float, ev_s: float, rates: list[float]) -> None:
+    print(f"\n== soak: {args.minutes:g} min, target {args.rate:g} events/s, landed {ev_s:.1f} events/s mean"
+          + (f" (per sample min {min(rates):.0f}, p50 {pct(rates, .5):.0f}, max {max(rates):.0f})" if rates else "")
+          + f"; load average at the end {_load()} ==")
     print(f"RSS slope (least squares over the samples after {warm_s / 60:g} min of warm-up; flat when "
           f"|slope| <= {args.flat_mb_per_hour:g} MB/h):")
-    print(f"  {'process':<38} {'start MB':>9} {'end MB':>8} {'slope MB/h':>11} {'95% ±':>7} {'n':>3}  verdict")
+    print(f"  {'process':<38} {'start MB':>9} {'end MB':>8} {'slope MB/h':>11} {'95% ±':>7} {'n':>3} "
+          f"{'2nd half':>9}  verdict")
     for name, samples in rss.items():
         f = fit([s for s in samples if s[0] >= warm_s])
+        half = fit([s for s in samples if s[0] >= samples[-1][0] / 2])  # slowing growth: a working set filling
         if f is None:
             print(f"  {name:<38} {samples[0][1]:9.1f} {samples[-1][1]:8.1f} {'-':>11} {'-':>7} {len(samples):3d}  "
                   f"too few samples")
@@ -374,7 +382,7 @@ def report(args: argparse.Namespace, rss: dict[str, list[tuple[float, float]]], 
         verdict = "flat" if abs(f.slope) <= args.flat_mb_per_hour else ("GROWING" if f.slope > 0 else "shrinking")
         restarted = f" (pids {' / '.join(sorted(pids[name]))})" if len(pids[name]) > 1 else ""
         print(f"  {name:<38} {samples[0][1]:9.1f} {samples[-1][1]:8.1f} {f.slope:11.1f} {f.half_ci:7.1f} "
-              f"{f.n:3d}  {verdict}{restarted}")
+              f"{f.n:3d} {half.slope if half else float('nan'):9.1f}  {verdict}{restarted}")
     gaps, lags = watch.gaps, [x / 1000 for x in watch.lags]
     if gaps:
         print(f"wall refresh, as the browser saw it (gap between two redraws of the wall's fragment; nominal "
@@ -387,7 +395,8 @@ def report(args: argparse.Namespace, rss: dict[str, list[tuple[float, float]]], 
     print(f"visible blanks (KPI tiles absent): {len(watch.blanks)}"
           + (f", longest {max(watch.blanks) / 1000:.2f} s" if watch.blanks else "")
           + f"; watcher re-installed after a page reload {watch.reinstalls} times")
-    print("full page load until every tile shows: " + ", ".join(f"{w} {s:.1f} s" for w, s in watch.loads))
+    print("full page load until every tile shows: " + ", ".join(
+        f"{w} {s:.1f} s" if s != float("inf") else f"{w}: not every tile within 180 s" for w, s in watch.loads))
 
 
 if __name__ == "__main__":
