@@ -2,9 +2,10 @@
 and bench/bench_faults.py (long form).
 
 A `Rig` is a 3-node KRaft cluster on free ports in a temporary folder, a `fengqiao streams`
-worker and a `fengqiao sink` subprocess (its own chDB path) on unique topics; `Load` sends the
-simulator's deterministic events with acks=all at a steady rate and keeps a ledger of every
-acknowledged event. After the faults, `Rig.verify` checks the ledger against ClickHouse, the
+worker, a `fengqiao sink` subprocess (its own chDB path) and a `fengqiao gateway` on unique
+topics; `Load` sends the simulator's deterministic events with acks=all at a steady rate and
+keeps a ledger of every acknowledged event; `GatewayLoad` posts other cases' events through the
+gateway in batches and keeps a ledger of every event a 202 acknowledged. After the faults, `Rig.verify` checks the ledger against ClickHouse, the
 case snapshots and the alerts topic, and returns the findings as a `Verdict`.
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from broker import cluster
-from broker.topics import ensure_project_topics
+from broker.topics import Replication, ensure_project_topics
 from fengqiao.contract import Envelope
 from fengqiao.domain.calendar import load_calendar
 from fengqiao.domain.lifecycle import CaseState, LifecycleError, apply
@@ -33,12 +34,13 @@ from fengqiao.domain.policy import load_policy
 from fengqiao.domain import sla
 from fengqiao.settings import Settings, SinkSettings, StreamsSettings, Topics
 from producers.simulator import generate_events
+from tests.integration.fault_loads import GatewayLoad, Load
 from tests.integration.streams_harness import TZ, Worker, worker_env, write_policy
 from tests.netutil import three_free_ports
 
 FENGQIAO = str(Path(sys.executable).parent / "fengqiao")
 SPEED, PETITIONS_PER_S = 60.0, 110.0  # about 300 events per second of event time (whole lifecycles)
-TOPIC_FIELDS = ("events", "alerts", "commands", "stats", "dlq", "cases", "audit")
+TOPIC_FIELDS = ("events", "alerts", "commands", "stats", "dlq", "cases", "audit", "repeats")
 
 VERIFY = """
 import json, sys
@@ -60,51 +62,6 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-class Load(threading.Thread):
-    """Sends `events` at `rate`/s (acks=all, idempotent: order kept per partition through
-    retries); `acked` is the ledger, event_id -> the event, in acknowledgement order."""
-
-    def __init__(self, bootstrap: str, topic: str, events: list[Envelope], rate: float) -> None:
-        super().__init__(name="load", daemon=True)
-        self.bootstrap, self.topic, self.events, self.rate = bootstrap, topic, events, rate
-        self.acked: dict[str, Envelope] = {}
-        self.failed: list[str] = []
-        self.sent = 0
-        self.stop = threading.Event()
-        self._lock = threading.Lock()
-
-    def _ok(self, ev: Envelope, _meta: Any) -> None:
-        with self._lock:
-            self.acked[str(ev.event_id)] = ev
-
-    def _fail(self, ev: Envelope, exc: BaseException) -> None:
-        with self._lock:
-            self.failed.append(f"{ev.event_id}: {exc!r}")
-
-    def run(self) -> None:
-        from kafka import KafkaProducer
-
-        p = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
-                          request_timeout_ms=30000, delivery_timeout_ms=180000, max_block_ms=180000)
-        t0 = time.monotonic()
-        try:
-            for i, ev in enumerate(self.events):
-                if self.stop.is_set():
-                    break
-                ahead = t0 + i / self.rate - time.monotonic()
-                if ahead > 0:
-                    time.sleep(ahead)
-                fut = p.send(self.topic, key=ev.key(), value=ev.to_json())
-                fut.add_callback(self._ok, ev).add_errback(self._fail, ev)
-                self.sent += 1
-            p.flush(timeout=180)
-        finally:
-            p.close(timeout=10)
-
-    def pending(self) -> int:
-        return self.sent - len(self.acked) - len(self.failed)
-
-
 @dataclass
 class Fault:
     name: str
@@ -117,6 +74,12 @@ class Fault:
     def line(self) -> str:
         rec = "not recovered" if self.recovered_s is None else f"{self.recovered_s:.1f} s"
         return f"{self.name}: time to recover {rec}" + (f" ({'; '.join(self.notes)})" if self.notes else "")
+
+    def outage_s(self, now: datetime) -> float:
+        """How long the fault held the system up: until it recovered, else until it ended."""
+        if self.recovered_s is not None:
+            return self.recovered_s
+        return ((self.end_wall or now) - self.start_wall).total_seconds()
 
 
 @dataclass
@@ -134,6 +97,10 @@ class Verdict:
     max_late_s: float
     dead_letters: int
     wrong_case_letters: list[str]  # the dead letters of the cases with a wrong version
+    late_over_outage: list[str] = field(default_factory=list)  # raised after due + outage + slack
+    max_over_outage_s: float = 0.0  # the most a stage was raised past due + its fault's outage
+    raised_after_drain: list[str] = field(default_factory=list)  # raised after the worker drained + slack
+    slack_s: float = 0.0
 
     def problems(self) -> list[str]:
         out = []
@@ -158,7 +125,9 @@ class Verdict:
                 f"{len(self.twice)}, forged {len(self.forged)}; {self.cases} cases, wrong version "
                 f"{len(self.cases_wrong)}; {self.dead_letters} dead letters; alerts raised twice {len(self.alerts_twice)}; "
                 f"SLA targets with a stage due during faults {self.due_in_faults}, none raised {len(self.due_missing)}, "
-                f"latest raise {self.max_late_s:.1f} s after due")
+                f"latest raise {self.max_late_s:.1f} s after due; late by more than the outage + {self.slack_s:.0f} s: "
+                f"{len(self.late_over_outage)} (at most {self.max_over_outage_s:.1f} s past due + outage), raised more "
+                f"than {self.slack_s:.0f} s after the worker drained: {len(self.raised_after_drain)}")
 
 
 def _replayed(events: list[Envelope], policy: Any, cal: Any) -> CaseState | None:
@@ -199,6 +168,10 @@ class Rig:
         self.sink_runs = 0
         self.faults: list[Fault] = []
         self.settings: Settings | None = None
+        self.gateway: subprocess.Popen[bytes] | None = None
+        self.gateway_port = 0
+        self.gateway_runs = 0
+        self.drained_at: datetime | None = None
 
     # -- parts -----------------------------------------------------------------------------------
     def start_cluster(self) -> float:
@@ -206,15 +179,19 @@ class Rig:
         cluster.start(3, three_free_ports(), self.folder, timeout=180)
         bootstrap = cluster.read_bootstrap(self.folder)
         assert bootstrap
+        rep = self.use_broker(bootstrap)
+        assert (rep.factor, rep.min_insync) == (3, 2)
+        return time.monotonic() - t0
+
+    def use_broker(self, bootstrap: str) -> Replication:
+        """Settings on unique topics of `bootstrap` (the rig's cluster, or a broker it does not own)."""
         self.settings = Settings(
             kafka_bootstrap=bootstrap, data_dir=self.root / "data", clickhouse_url="",
             clickhouse_database=f"faults_{self.tag}",
             topics=Topics(**{k: f"f{self.tag}.{k}" for k in TOPIC_FIELDS}, partitions=self.partitions),
             streams=StreamsSettings(app_id=f"it-f{self.tag}"),
             sink=SinkSettings(group_id=f"sink-f{self.tag}", batch_rows=2000, batch_seconds=0.5))
-        rep = ensure_project_topics(self.settings)
-        assert (rep.factor, rep.min_insync) == (3, 2)
-        return time.monotonic() - t0
+        return ensure_project_topics(self.settings)
 
     @property
     def s(self) -> Settings:
@@ -228,6 +205,24 @@ class Rig:
         raise AssertionError(f"node {node_id} is not running")
 
     def start_worker(self) -> Worker:
+        """A worker; one that exits with the watchdog's status (a stream stalled) is started again, as
+        `fengqiao up`'s supervisor would (`watchdog_restarts` counts them)."""
+        if not hasattr(self, "watchdog_restarts"):
+            self.watchdog_restarts = 0
+            threading.Thread(target=self._supervise_worker, name="worker-supervisor", daemon=True).start()
+        return self._new_worker()
+
+    def _supervise_worker(self) -> None:
+        from streams.watchdog import EXIT_STALLED
+
+        while True:
+            time.sleep(1.0)
+            w = self.worker
+            if w is not None and w.proc.poll() == EXIT_STALLED:
+                self.watchdog_restarts += 1
+                self._new_worker()
+
+    def _new_worker(self) -> Worker:
         env = worker_env(self.s, FENGQIAO_STREAMS__POLICY_FILE=str(self.policy_file),
                          FENGQIAO_STREAMS__POLICY_PROFILE="itest", FENGQIAO_STREAMS__RENOTIFY_SECONDS="3600",
                          FENGQIAO_STREAMS__AUTO_DISPATCH_AFTER_SECONDS="3600")
@@ -258,7 +253,48 @@ class Rig:
         assert proc.poll() is None, log.read_text("utf-8", "replace")[-3000:]
         return time.monotonic() - t0
 
+    def start_gateway(self, timeout: float = 90) -> float:
+        """`fengqiao gateway` on a free port (loopback, the dev keys); until /healthz answers 200."""
+        import httpx
+
+        from tests.integration.streams_harness import free_port
+
+        self.gateway_runs += 1
+        self.gateway_port = self.gateway_port or free_port()
+        log = self.root / f"gateway-{self.gateway_runs}.log"
+        t0 = time.monotonic()
+        self.gateway = subprocess.Popen([FENGQIAO, "gateway", "--port", str(self.gateway_port)], env=self.sink_env(),
+                                        stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
+        proc = self.gateway
+
+        def healthy() -> bool:
+            assert proc.poll() is None, log.read_text("utf-8", "replace")[-3000:]
+            try:
+                return httpx.get(f"{self.gateway_url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, timeout, "the gateway's /healthz", step=0.3)
+        return time.monotonic() - t0
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def gateway_load(self, seconds: float, rate: float = 60.0, seed: int = 14) -> GatewayLoad:
+        """The simulator's events of other cases (no duplicate citizens: the gateway would merge
+        them) posted through the gateway with the internal channel's key."""
+        from producers.gateway.config import gateway_settings
+
+        policy = load_policy(self.policy_file, "itest")
+        evs = generate_events(seed, int(seconds * rate), datetime.now(TZ), SPEED, rate=rate / 2.7, policy=policy,
+                              duplicate_share=0.0)
+        return GatewayLoad(self.gateway_url, gateway_settings(self.s).key_for("internal"), evs, rate)
+
     def stop_all(self) -> None:
+        if self.gateway is not None and self.gateway.poll() is None:
+            self.gateway.kill()
+            self.gateway.wait(10)
         if self.worker is not None:
             self.worker.stop()
         if self.sink is not None and self.sink.poll() is None:
@@ -267,7 +303,8 @@ class Rig:
                 self.sink.wait(30)
             except subprocess.TimeoutExpired:
                 self.sink.kill()
-        cluster.stop(self.folder, grace=15)
+        if self.folder.exists():
+            cluster.stop(self.folder, grace=15)
 
     # -- load ------------------------------------------------------------------------------------
     def load(self, seconds: float, rate: float = 300.0, seed: int = 13) -> Load:
@@ -357,7 +394,7 @@ class Rig:
         self.faults.append(f)
         mark = self.offsets(self.s.streams.app_id, self.s.topics.events)[1]
         self.worker.kill()
-        w = self.start_worker()
+        w = self._new_worker()
         w.wait_ready(120)
         f.notes.append(f"healthy after {time.monotonic() - f.at:.1f} s")
         f.end_wall = datetime.now(TZ)
@@ -388,14 +425,64 @@ class Rig:
         self._caught_up(f, self.s.sink.group_id, mark)
         return f
 
+    def stop_gateway(self, gl: GatewayLoad, sig: int = signal.SIGKILL, seconds: float = 10.0) -> Fault:
+        """While a batch is in flight (posted, not yet answered): SIGKILL the gateway and start a
+        new one, or SIGSTOP it for `seconds` then SIGCONT. Recovered at the next 202."""
+        assert self.gateway is not None
+        wait_for(lambda: gl.in_flight.is_set() or not gl.is_alive(), 60, "a batch in flight to the gateway", step=0.002)
+        assert gl.is_alive(), "the gateway load ended before the fault"
+        time.sleep(0.03)  # the batch is being parsed and written now (200 events take longer)
+        name = "SIGKILL" if sig == signal.SIGKILL else f"SIGSTOP {seconds:.0f} s"
+        f = Fault(f"gateway {name} mid-batch", time.monotonic())
+        mark, cut = gl.posts_ok, gl.in_flight.is_set()
+        os.kill(self.gateway.pid, sig)
+        self.faults.append(f)
+        if sig == signal.SIGKILL:
+            self.gateway.wait(10)
+            f.notes.append(f"new gateway healthy in {self.start_gateway():.1f} s")
+        else:
+            time.sleep(seconds)
+            os.kill(self.gateway.pid, signal.SIGCONT)
+        f.end_wall = datetime.now(TZ)
+        wait_for(lambda: gl.posts_ok > mark or not gl.is_alive(), 120, "a 202 from the gateway after the fault")
+        f.recovered_s = time.monotonic() - f.at
+        f.notes.append(f"batch in flight at the signal: {'yes' if cut else 'answered just before'}; "
+                       f"{gl.posts_failed} posts without a 202 so far, posted again")
+        return f
+
     # -- checks ----------------------------------------------------------------------------------
-    def drain(self, load: Load, timeout: float = 240) -> float:
-        """After the load: until the worker and the sink committed everything on the events topic."""
-        load.join(timeout)
-        assert not load.is_alive(), "the producer did not finish"
-        return wait_for(lambda: self.safe_lag(self.s.streams.app_id, self.s.topics.events) == 0
-                        and self.safe_lag(self.s.sink.group_id, self.s.topics.events) == 0, timeout,
-                        "the worker and the sink to commit every event", step=1.0)
+    def drain(self, load: Load, *more: GatewayLoad, timeout: float = 240) -> float:
+        """After the loads: until the worker and the sink committed everything on the events topic."""
+        for ld in (load, *more):
+            ld.join(timeout)
+            assert not ld.is_alive(), f"the {ld.name} did not finish"
+        groups = (self.s.streams.app_id, self.s.sink.group_id)
+        if more:  # transaction markers at the partitions' ends (see `near_end`)
+            took = wait_for(lambda: all(self.near_end(g) for g in groups), timeout,
+                            "the worker and the sink to commit every event", step=1.0)
+        else:
+            took = wait_for(lambda: all(self.safe_lag(g, self.s.topics.events) == 0 for g in groups), timeout,
+                            "the worker and the sink to commit every event", step=1.0)
+        self.drained_at = datetime.now(TZ)
+        return took
+
+    def near_end(self, group: str) -> bool:
+        """`group` committed every record of the events topic but at most one per partition: the
+        gateway writes in transactions, so a partition may end in a commit or abort marker that a
+        consumer never commits past."""
+        try:
+            done, ends = self.offsets(group, self.s.topics.events)
+        except Exception:  # noqa: BLE001 - a node down: ask again
+            return False
+        return all(end - done.get(p, 0) <= 1 for p, end in ends.items())
+
+    def sink_drained(self, timeout: float = 180) -> float:
+        """Until the sink is `near_end`, held for 5 s (nothing more comes)."""
+        t0 = time.monotonic()
+        for _ in range(2):
+            wait_for(lambda: self.near_end(self.s.sink.group_id), timeout, "the sink to commit every event", step=1.0)
+            time.sleep(5)
+        return time.monotonic() - t0
 
     def stored_ids(self) -> dict[str, int]:
         """event_id -> rows in ClickHouse FINAL (the sink is stopped first: one process per chDB path)."""
@@ -406,15 +493,20 @@ class Rig:
                               self.s.clickhouse_database], capture_output=True, text=True, timeout=180, check=True)
         return json.loads(out.stdout)["ids"]
 
-    def verify(self, load: Load, wait_cases_s: float = 60) -> Verdict:
-        sent = {str(e.event_id) for e in load.events[:load.sent]}
+    def verify(self, load: Load, *more: GatewayLoad, wait_cases_s: float = 60, slack_s: float = 15.0) -> Verdict:
+        """The ledger against ClickHouse, the case snapshots and the alerts topic. `slack_s`: how
+        much later than due + its fault's outage an SLA stage may be raised (a check tick, the
+        commit interval, a rebalance)."""
+        loads: list[Load | GatewayLoad] = [load, *more]
+        sent = {str(e.event_id) for ld in loads for e in ld.events[:ld.sent]} | {i for ld in more for i in ld.derived}
         ids = self.stored_ids()
-        acked = load.acked
+        acked = {k: v for ld in loads for k, v in ld.acked.items()}
         # each case: the version its acknowledged events give, in the order they were sent
         by_case: dict[str, list[Envelope]] = {}
-        for e in load.events[:load.sent]:
-            if str(e.event_id) in acked:
-                by_case.setdefault(e.case_id, []).append(e)
+        for ld in loads:
+            for e in ld.events[:ld.sent]:
+                if str(e.event_id) in acked:
+                    by_case.setdefault(e.case_id, []).append(e)
         policy, cal = load_policy(self.policy_file, "itest"), load_calendar()
         states = {cid: _replayed(evs, policy, cal) for cid, evs in by_case.items()}
         want = {cid: st.version for cid, st in states.items() if st is not None}
@@ -433,7 +525,7 @@ class Rig:
         firsts = Counter(a["dedup_key"] for a in alerts if a.get("version") == 1)
         raised = {a["dedup_key"]: datetime.fromisoformat(a["raised_at"]) for a in alerts if a.get("version") == 1}
         now = datetime.now(TZ) - timedelta(seconds=5)
-        windows = [(f.start_wall, f.end_wall or now) for f in self.faults]
+        windows = [(f.start_wall, f.end_wall or now, f) for f in self.faults]
         # a worker that finds several stages of one target due at once raises the latest only (the
         # others are superseded, fengqiao/domain/case.py): each target with a stage due during a fault
         # must have one of its due stages raised
@@ -444,9 +536,25 @@ class Rig:
             for p in sla.pending_stages(st, policy, cal):
                 if p.at <= now:
                     due.setdefault((p.case_id, p.target, p.round), []).append(p)
-        due = {k: v for k, v in due.items() if any(a <= p.at <= b for p in v for a, b in windows)}
+        due = {k: v for k, v in due.items() if any(a <= p.at <= b for p in v for a, b, _ in windows)}
         missing = sorted(":".join(map(str, k)) for k, v in due.items() if not any(p.dedup_key in firsts for p in v))
         late = [(raised[p.dedup_key] - p.at).total_seconds() for v in due.values() for p in v if p.dedup_key in raised]
+        # late by at most the outage: each stage due in a fault's window, against that fault's outage
+        over: dict[str, float] = {}
+        after_drain: list[str] = []
+        drained = self.drained_at or now
+        for v in due.values():
+            for p in v:
+                at = raised.get(p.dedup_key)
+                if at is None:
+                    continue
+                for a, b, f in windows:
+                    if a <= p.at <= b:
+                        past = (at - p.at).total_seconds() - f.outage_s(now)
+                        if past > slack_s:
+                            over[p.dedup_key] = max(over.get(p.dedup_key, 0.0), past)
+                if (at - max(drained, p.at)).total_seconds() > slack_s:
+                    after_drain.append(p.dedup_key)
         letters = read_topic(self.s.kafka_bootstrap, self.s.topics.dlq, idle_s=2.0)
         wrong = {c: (v, seen.get(c, 0)) for c, v in want.items() if seen.get(c) != v}
         wrong_letters = [d["error"][:200] for d in letters if any(c in d.get("raw", "") for c in wrong)]
@@ -455,4 +563,5 @@ class Rig:
             twice=sorted(k for k, n in ids.items() if n > 1), forged=sorted(set(ids) - sent),
             cases=len(want), cases_wrong=wrong, alerts_twice={k: n for k, n in firsts.items() if n > 1},
             due_in_faults=len(due), due_missing=missing, max_late_s=max(late, default=0.0),
-            dead_letters=len(letters), wrong_case_letters=wrong_letters)
+            dead_letters=len(letters), wrong_case_letters=wrong_letters, late_over_outage=sorted(over),
+            max_over_outage_s=max(over.values(), default=0.0), raised_after_drain=sorted(after_drain), slack_s=slack_s)
