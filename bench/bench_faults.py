@@ -1,6 +1,9 @@
 """Faults under load, the long form (issue 13 item 2; the short form is tests/integration/test_faults.py).
 
-    .venv/bin/python bench/bench_faults.py --minutes 6 [--rate 300]
+    .venv/bin/python bench/bench_faults.py --minutes 8 [--rate 300]
+
+(the six faults take about 8 minutes on a loaded 2-core box: with --minutes 4 the load ended after
+the third; a fault is only started while the load runs)
 
 A 3-node cluster of its own on free ports, a `fengqiao streams` worker, a `fengqiao sink` and a
 `fengqiao gateway`; the simulator's events at `--rate`/s with acks=all for `--minutes`, plus
