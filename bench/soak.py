@@ -64,7 +64,7 @@ if (!window.__fq) {
     if (!m || m[0] === f.last) return;
     f.last = m[0];
     f.updates.push(now);
-    const at = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4] - 8, +m[5], +m[6]);  // Asia/Shanghai, UTC+8
+    const at = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4] - 8, +m[5], +m[6]);  // the wall shows China Standard Time, UTC+8
     f.lags.push(Date.now() - at - 500);  // the clock is truncated to the second: half a second on average
   }, 100);
 }

@@ -26,9 +26,9 @@ nav = st.navigation(
         st.Page(PAGES / "wall.py", title="指挥大屏", icon="🖥", url_path="wall", default=True),
         st.Page(PAGES / "console.py", title="值班台", icon="🛎", url_path="console"),
         st.Page(PAGES / "leadership.py", title="领导视图", icon="📊", url_path="leadership"),
+        st.Page(PAGES / "dispatch.py", title="派单工作台", icon="📮", url_path="dispatch"),
         st.Page(PAGES / "department.py", title="承办单位", icon="🏢", url_path="department"),
         st.Page(PAGES / "callback.py", title="回访工作台", icon="☎", url_path="callback"),
-        st.Page(PAGES / "dispatch.py", title="派单工作台", icon="📮", url_path="dispatch"),
     ],
     position="sidebar",
 )
