@@ -27,6 +27,7 @@ def register(rt: Any) -> None:
 
     metrics = WorkerMetrics(rt)
     wd = watchdog.install(app, rt.settings.kafka_bootstrap)  # broker reachable? every stream started?
+    wd.progress = lambda: rt.events_applied
 
     def lag() -> dict[str, int]:
         return {f"{t}:{p}": n for (t, p), n in consumer_lag(app).items()}

@@ -81,3 +81,15 @@ def test_a_stall_is_reported_at_once_and_restarts_the_worker_only_after_restart_
     assert restarts == [[Stall("t", 0, 181.0, 5)]]
     wd.act([])
     assert wd.health()["stalled"] == []
+
+
+def test_a_worker_applying_events_elsewhere_waits_longer_before_restarting() -> None:
+    restarts: list[list[Stall]] = []
+    applied = [100]
+    wd = Watchdog("127.0.0.1:1", on_stall=restarts.append, progress=lambda: applied[0])
+    wd.act([Stall("t", 0, 61.0, 5000)])
+    applied[0] = 900  # a backlog: the other partitions move
+    wd.act([Stall("t", 0, 181.0, 5000)])
+    assert restarts == []
+    wd.act([Stall("t", 0, 601.0, 5000)])
+    assert len(restarts) == 1
