@@ -185,8 +185,11 @@ class Runtime:
         self.heap.schedule(case_id, w.timestamp() if w is not None else None)
 
     def caught_up(self, partition: int, mark: int | None) -> bool:
-        """Every event that was on `partition` up to `mark` has been taken by the case agent."""
-        return mark is None or self.applied.get(partition, -1) + 1 >= mark
+        """Every event that was on `partition` up to `mark` has been taken by the case agent. A
+        partition it has taken nothing of since the last rebuild counts as caught up: its committed
+        events are in the table (a restart with no new events must still raise what falls due)."""
+        done = self.applied.get(partition)
+        return mark is None or done is None or done + 1 >= mark
 
     def landed(self, case_id: str, slots: dict[str, AlertSlot]) -> None:
         """The stream took these slots into the table: the clock no longer needs to overlay them."""
@@ -212,6 +215,7 @@ class Runtime:
         self.heap.clear()
         self.inflight.clear()  # their ticks carry the slots to whichever worker owns the case now
         self.waiting.clear()  # each case's wake-up is in the heap again
+        self.applied.clear()  # a partition that comes back must not wait for offsets seen before it left
         self.counts = {p: PartitionCounts() for p in mine}
         now = self.clock()
         floor = now.timestamp() - 25 * 3600

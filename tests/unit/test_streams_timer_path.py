@@ -104,6 +104,7 @@ def test_events_on_the_partition_at_the_due_instant_are_applied_first() -> None:
         async with h.rt.agents["cases"].test_context() as agent:
             await opened(h, agent, "T4", partition=2)
             h.rt.events_end = lambda partition: 8  # the consumer has seen offsets up to 7 of the events topic
+            assert h.rt.caught_up(3, 8)  # nothing taken since the start (a restart): its events are in the table
             h.rt.applied[2] = 5  # the case agent has taken up to 5
             h.clock.now = T0 + timedelta(minutes=15, seconds=1)
             await fire_due(h.rt)
