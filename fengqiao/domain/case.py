@@ -26,7 +26,10 @@ from fengqiao.vocab import SCHEMA_VERSION
 
 DISPATCH_NS = uuid.UUID("0b7e4c6a-2f55-5d2e-9c1d-3e8f6a1b2c4d")
 ESCALATE_NS = uuid.UUID("a3c7d9e1-5b2f-5c4d-8e6f-1a2b3c4d5e6f")
-DISPATCHABLE = frozenset({"received", "returned", "reopened"})
+DISPATCHABLE = frozenset({"received", "returned", "reopened"})  # waiting for an assignment
+# the platform assigns these itself after `auto_dispatch`; a returned case waits for the dispatcher's
+# review of the return (派单异议审核: approve and reassign, or reject back to the same department)
+AUTO_DISPATCHED = DISPATCHABLE - {"returned"}
 EARLY_TEXT_MAX = 600  # characters of title + content the early warning compares
 Route = Callable[[str, str, str, str], tuple[str, str]]
 
@@ -270,7 +273,7 @@ class CaseRules:
             if new is not None and new.alert is not None:
                 slots[dk] = new
                 outs.append(AlertChanged(new.alert))
-        if state.status in DISPATCHABLE and (r.dispatch_due is None or r.dispatch_due.version != state.version):
+        if state.status in AUTO_DISPATCHED and (r.dispatch_due is None or r.dispatch_due.version != state.version):
             base = max(state.updated_at, now) if state.updated_at else now
             r.dispatch_due = DispatchDue(state.version, base + self.auto_dispatch)
         outs += self._maybe_dispatch(r, now)
@@ -283,7 +286,7 @@ class CaseRules:
         it become dispatchable (not after its event time, so a replayed backlog does not dispatch
         cases whose next events are still queued)."""
         state, dq = r.state, r.dispatch_due
-        if state.status not in DISPATCHABLE or r.dispatched == state.version:
+        if state.status not in AUTO_DISPATCHED or r.dispatched == state.version:
             return None
         if dq is None or dq.version != state.version:
             return None

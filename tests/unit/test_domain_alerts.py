@@ -14,7 +14,7 @@ from fengqiao.domain.policy import load_policy
 from fengqiao.domain.sla import StageDue
 from fengqiao.vocab import TZ
 
-from tests.unit.domain_factory import assigned, received, signed
+from tests.unit.domain_factory import assigned, received, returned, signed
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=TZ)  # a Thursday, a working day
@@ -150,3 +150,15 @@ def test_case_rules_command_and_dispatch(rules: CaseRules) -> None:
     assert step.record is not None and [a.state for a in alerts_of(step.outputs)] == ["acknowledged"]
     unknown = replace(ack(over, T0), alert_id="nope")
     assert rules.on_command(step.record, unknown, T0).record is None
+
+
+def test_a_returned_case_waits_for_the_dispatcher_a_received_one_is_placed(rules: CaseRules) -> None:
+    """派单异议审核: the platform does not reassign a returned case by itself (the dispatcher approves
+    or rejects the return on the dispatch desk); a case nobody placed is still auto-dispatched."""
+    at = T0.isoformat()
+    rec, _ = rules.on_event(None, received("C6", at), 1, T0)
+    rec, _ = rules.on_event(rec, assigned("C6", at), 1, T0)
+    rec, outs = rules.on_event(rec, returned("C6", (T0 + MIN).isoformat()), 1, T0 + MIN)
+    assert rec is not None and rec.state.status == "returned" and not [o for o in outs if isinstance(o, EventToEmit)]
+    later = rules.on_tick(rec, T0 + timedelta(days=3))
+    assert not [o for o in later.outputs if isinstance(o, EventToEmit)]
