@@ -10,7 +10,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import desk_ui, dispatch_desk, queries
+from dashboard import desk_ui, dispatch_desk, queries, repeat_view
 from dashboard.runtime import ensure_schema, ensure_sink, settings
 from fengqiao.vocab import LEVEL_ZH, LEVELS
 from fengqiao.vocab import TZ as SH
@@ -85,6 +85,8 @@ def actions() -> None:
     st.caption(f"选中 {picked} · {dispatch_desk.KIND_ZH.get(row['status'], '')} · 退回 {row['returns']} 次"
                + (f" · 最近由 {row['returned_by']} 退回：{row['return_reason']}" if row["status"] == "returned" else "")
                + f" · 规则建议：{hint.department}")
+    if link := repeat_view.label(S, picked):  # 假性整改: the petition repeats a case concluded as resolved
+        st.warning(link)
     left, right = st.columns(2)
     with left.form(f"assign-{picked}"):
         title = "同意退回并改派 Approve and reassign" if row["status"] == "returned" else "人工派单 Assign"
