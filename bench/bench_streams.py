@@ -94,17 +94,15 @@ def health(port: int) -> dict:
     return httpx.get(f"http://127.0.0.1:{port}/health/", timeout=10).json()
 
 
-def faust_ceiling(settings: Settings, work: Path, n: int, mode: str) -> tuple[float, float]:
-    """(events/s, CPU µs per event) of an agent that only counts (mode `none`), writes one table
-    value per event (`table`) or writes it as the worker writes cases (`direct`)."""
+def faust_ceiling(settings: Settings, work: Path, n: int, mode: str) -> float:
+    """Events/s of an agent that only counts (mode `none`) or writes one table value (`table`)."""
     env = worker_env(settings, CEILING_EVENTS=str(n), CEILING_MODE=mode, CEILING_WORKDIR=str(work / f"ceiling-{mode}"),
                      CEILING_WEB_PORT=str(free_port()))
     out = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_ceiling.py")), "worker", "-l", "warn"],
                          env=env, capture_output=True, text=True, timeout=600)
     for line in (out.stdout + out.stderr).splitlines():  # faust redirects print() to its log
         if '{"mode"' in line:
-            got = json.loads(line[line.index('{"mode"'):])
-            return float(got["rate"]), float(got["cpu_us"])
+            return float(json.loads(line[line.index('{"mode"'):])["rate"])
     raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
 
 
@@ -122,11 +120,8 @@ def fresh_settings(bootstrap: str, partitions: int) -> tuple[Settings, Path, str
     return settings, work, tag
 
 
-def start_workers(settings: Settings, work: Path, n: int, store: str, tree: str | None = None) -> list[Worker]:
-    """`tree`: run the workers from another checkout of the code (first on PYTHONPATH), e.g. a baseline."""
+def start_workers(settings: Settings, work: Path, n: int, store: str) -> list[Worker]:
     env = worker_env(settings, FENGQIAO_STREAMS__STORE=store, FENGQIAO_STREAMS__AUTO_DISPATCH_AFTER_SECONDS="86400")
-    if tree:
-        env["PYTHONPATH"] = tree
     ws = [Worker(env, work / f"w{i}", work / f"worker{i}.log") for i in range(n)]
     for w in ws:
         w.wait_ready(120)
@@ -240,10 +235,6 @@ def open_case_items(evs: list, n: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-CEILINGS = {"none": "agent that only counts", "table": "one table write per event",
-            "direct": "one table write per event as the worker writes cases"}
-
-
 class CaseWatch:
     """Reads the cases topic from its end: when did a given case's snapshot appear?"""
 
@@ -321,8 +312,6 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--open-cases", default="", help="memory runs (one worker): open-case counts, comma-separated (e.g. 100000,1000000)")
     ap.add_argument("--recovery", action="store_true", help="after each memory run: kill -9, restart, time until a new event is applied")
-    ap.add_argument("--baseline", default="", help="a checkout of the code before a change (`git archive REV | tar -x -C DIR`): "
-                    "its workers drain the same backlog first, beside this tree's")
     ap.add_argument("--no-ceiling", action="store_true")
     ap.add_argument("--no-mix", action="store_true", help="only the --open-cases memory runs")
     ap.add_argument("--load-share", default="0.5,0.8",
@@ -342,7 +331,7 @@ def main() -> None:
     opened = len({e.case_id for e in evs if e.event_type == "petition.received"})
     print(f"generated {len(items)} events ({opened} cases) in {time.perf_counter() - t:.1f} s")
 
-    raw = ceiling = ceiling_cpu = None
+    raw = ceiling = None
     rates: dict[int, float] = {}
     for n_workers in [] if args.no_mix else [int(x) for x in args.workers.split(",") if x]:
         settings, work, tag = fresh_settings(bootstrap, args.partitions)
@@ -352,30 +341,18 @@ def main() -> None:
             raw = asyncio.run(raw_consume(bootstrap, settings.topics.events, len(items), args.partitions))
             print(f"raw aiokafka consume loop: {raw:,.0f} ev/s")
             if not args.no_ceiling:
-                for mode, what in CEILINGS.items():
-                    c, cpu_us = faust_ceiling(settings, work, len(items), mode)
+                for mode in ("none", "table"):
+                    c = faust_ceiling(settings, work, len(items), mode)
                     ceiling = c if mode == "none" else ceiling
-                    ceiling_cpu = cpu_us if mode == "none" else ceiling_cpu
-                    print(f"faust ceiling ({what}): {c:,.0f} ev/s, {cpu_us:,.0f} µs CPU per event", flush=True)
-        if args.baseline:
-            bs, bwork, _ = fresh_settings(bootstrap, args.partitions)
-            produce(bootstrap, bs.topics.events, items)
-            bws = start_workers(bs, bwork, n_workers, args.store, args.baseline)
-            try:
-                brate, _, bcpu = drain(bws)
-            finally:
-                for w in bws:
-                    w.stop()
-            print(f"baseline worker(s) ({args.baseline}): sustained {brate:,.0f} ev/s, CPU {bcpu:.0%} of one core, "
-                  f"{bcpu / brate * 1e6:,.0f} µs CPU per event", flush=True)
+                    print(f"faust ceiling ({'agent that only counts' if mode == 'none' else 'one table write per event'}): "
+                          f"{c:,.0f} ev/s", flush=True)
         ws = start_workers(settings, work, n_workers, args.store)
         try:
             rss0 = sum(rss_mb(w.proc.pid) for w in ws)
             rate, applied, cpu = drain(ws)
             rates[n_workers] = rate
-            cpu_us = cpu / rate * 1e6 if rate else float("nan")
             print(f"worker(s): {applied:,} events applied, sustained {rate:,.0f} ev/s (ratio to raw loop {rate / raw:.2%}), "
-                  f"store {args.store}, CPU {cpu:.0%} of one core, {cpu_us:,.0f} µs CPU per event", flush=True)
+                  f"store {args.store}, CPU {cpu:.0%} of one core", flush=True)
             print(f"worker RSS: {rss0:.0f} MB idle, {sum(rss_mb(w.proc.pid) for w in ws):.0f} MB with ~{opened:,} cases")
             line, idle = alert_latency(settings, tag, args.latency_cases)
             print(line, flush=True)
@@ -391,8 +368,7 @@ def main() -> None:
             print(f"worker exit codes on SIGTERM: {[w.stop() for w in ws]}")
         if n_workers == 1 and ceiling:
             marks.add("1 worker sustained vs the count-only Faust ceiling", f"{rate:,.0f} vs {ceiling:,.0f} ev/s "
-                      f"({rate / ceiling:.1%}; CPU per event {cpu_us:,.0f} vs {ceiling_cpu:,.0f} µs: "
-                      f"{ceiling_cpu / cpu_us:.1%} on a quiet machine)", ">= 50 %", rate >= 0.5 * ceiling)
+                      f"({rate / ceiling:.1%})", ">= 50 %", rate >= 0.5 * ceiling)
     if 1 in rates and 2 in rates:
         marks.add("2 workers vs 1 worker", f"{rates[2]:,.0f} vs {rates[1]:,.0f} ev/s ({rates[2] / rates[1]:.2f} x)",
                   ">= 1.7 x", rates[2] >= 1.7 * rates[1])

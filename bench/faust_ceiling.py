@@ -1,13 +1,12 @@
 """What Faust itself costs per message, on the worker's own app settings (run by bench_streams.py).
 
-    CEILING_EVENTS=60000 CEILING_MODE=none|table|direct FENGQIAO_TOPICS__EVENTS=... \
+    CEILING_EVENTS=60000 CEILING_MODE=none|table FENGQIAO_TOPICS__EVENTS=... \
         .venv/bin/python bench/faust_ceiling.py worker -l warn
 
 An agent on the events topic that only counts (`none`), or also writes one small table
 value per event (`table`: one RocksDB put + one changelog message, the least a stateful
-worker does; `direct`: the same through `streams.tables.DirectWriter`, as the worker writes
-cases). Prints one JSON line with the rate and the CPU per event, then exits. The streams
-worker can never be faster than this on the same machine.
+worker does). Prints one JSON line with the rate, then exits. The streams worker can
+never be faster than this on the same machine.
 """
 
 from __future__ import annotations
@@ -29,31 +28,20 @@ N = int(os.environ["CEILING_EVENTS"])
 app = build_app(settings.model_copy(update={"streams": settings.streams.model_copy(update={"app_id": f"ceiling-{MODE}-{os.getpid()}"})}),
                 workdir=Path(os.environ["CEILING_WORKDIR"]), web_port=int(os.environ["CEILING_WEB_PORT"]))
 source = app.topic(settings.topics.events, key_type=str, key_serializer="raw", value_serializer="raw")
-table = app.Table("ceiling", default=None, partitions=settings.topics.partitions, key_type=str,
-                  value_type=bytes if MODE == "direct" else None)
-
-
-if MODE == "direct":
-    from streams.tables import DirectWriter
-
-    writer = DirectWriter(app, table, app._crash)
+table = app.Table("ceiling", default=None, partitions=settings.topics.partitions, key_type=str)
 
 
 @app.agent(source)
 async def count(stream):  # type: ignore[no-untyped-def]
-    n, t0, c0 = 0, 0.0, 0.0
+    n, t0 = 0, 0.0
     async for event in stream.events():
         if n == 0:
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
         if MODE == "table":
             table[event.key] = {"n": len(event.value)}
-        elif MODE == "direct":  # what streams.tables.DirectWriter does: store + changelog by the producer
-            await writer.put(event.key, b'{"n":%d}' % len(event.value), event.message.partition)
         n += 1
         if n == N:
-            # CPU per event too: on a shared machine the rate says more about the neighbours
-            print(json.dumps({"mode": MODE, "rate": (N - 1) / (time.perf_counter() - t0),
-                              "cpu_us": (time.process_time() - c0) / (N - 1) * 1e6}), flush=True)
+            print(json.dumps({"mode": MODE, "rate": (N - 1) / (time.perf_counter() - t0)}), flush=True)
             os._exit(0)
 
 

@@ -8,16 +8,14 @@ routed from the alert-index agent, and hand escalations.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import faust
 import orjson
 
 from fengqiao.contract import ContractError, parse_event
-from fengqiao.domain import case_codec as codec
-from fengqiao.domain.alerts import AlertCommand, AlertSlot
-from fengqiao.domain.case import AlertChanged, AlertIndexEntry, CaseRecord, Escalation, Step, slot_version
+from fengqiao.domain.alerts import AlertCommand
+from fengqiao.domain.case import Escalation, Step
 from fengqiao.domain.lifecycle import LifecycleError
 
 from streams.casework import contribution, serialise
@@ -48,7 +46,7 @@ def register(rt: Any) -> None:
         if rec is None:  # duplicate event_id: nothing changes; its snapshot is sent again
             await rt.publish(serialise(outs))
             return
-        await rt.put_case(ev.case_id, rec, message.partition)
+        tables.put_case(ev.case_id, rec)
         rt.events_applied += 1
         c = rt.counts_for(message.partition)
         c.change(contribution(old), contribution(rec))
@@ -69,12 +67,7 @@ def register(rt: Any) -> None:
                 await rt.dead_letter(value, f"case-ops: unknown case {key} / 未知案件", message)
             return
         kind = op.get("op")
-        if kind == "tick" and op.get("slots"):  # raised by the clock's own path: take them in
-            at = datetime.fromisoformat(op["at"])
-            slots = dict(codec.slot_from_list(v) for v in op["slots"])
-            step = rt.logic.adopt(old, slots, at)
-            rt.landed(key, slots)
-        elif kind == "tick":
+        if kind == "tick":
             step = rt.logic.on_tick(old, now)
         elif kind == "cmd":
             step = rt.logic.on_command(old, AlertCommand.from_json(op["cmd"]), now)
@@ -84,7 +77,7 @@ def register(rt: Any) -> None:
             step = Step(None, [])
         rec, outs = step
         if rec is not None:
-            await rt.put_case(key, rec, message.partition)
+            tables.put_case(key, rec)
             rt.counts_for(message.partition).change(contribution(old), contribution(rec))
             rt.schedule(key, rec)
         elif kind == "tick":
@@ -99,7 +92,6 @@ def register(rt: Any) -> None:
                 await rt.guarded(message, value, lambda: handle_op(message, event.key, value))
             else:
                 await rt.guarded(message, value, lambda: handle_event(message, value))
-                rt.applied[message.partition] = message.offset
 
     rt.agents["cases"] = case_agent
 
@@ -117,50 +109,13 @@ def register(rt: Any) -> None:
 
 
 async def fire_due(rt: Any) -> int:
-    """For every case whose wake-up is due (only owned partitions are in the heap): raise what is due
-    right here and publish it, then send a tick carrying the changed alert slots through case-ops,
-    where the case's stream takes them into the table (`CaseRules.adopt`). The alert does not wait
-    behind the event backlog; its id and version are what the stream would have given it."""
+    """Send a tick through case-ops for every case whose wake-up is due (only owned partitions are in the heap)."""
     if not rt.ready:
         return 0
-    now = rt.clock()
-    due = rt.heap.pop_due(now.timestamp())
-    at = now.isoformat()
-    fired = 0
-    for case_id in [*rt.waiting, *due]:
-        rec = rt.tables.case(case_id)
-        if rec is not None:
-            # what happened before the due instant comes first: an event already on the case's
-            # partition then (a signing in the backlog) is applied before the clock raises anything
-            p, mark = rt.waiting.get(case_id) or (rec.partition, rt.events_end(rec.partition))
-            if not rt.caught_up(p, mark):
-                rt.waiting[case_id] = (p, mark)
-                continue
-        rt.waiting.pop(case_id, None)
-        slots = await raise_due(rt, case_id, rec, now) if rec is not None else {}
-        body = TICK if not slots else orjson.dumps(
-            {"op": "tick", "at": at, "slots": [codec.slot_to_list(dk, sl) for dk, sl in slots.items()]})
-        await rt.send(rt.topics.case_ops, case_id.encode(), body)
-        fired += 1
-    return fired
-
-
-async def raise_due(rt: Any, case_id: str, rec: CaseRecord, now: datetime) -> dict[str, AlertSlot]:
-    """`on_tick` on a read of the record plus the slots raised earlier whose tick is still queued
-    (so nothing is raised twice); publishes the alerts and their index entries, returns the changed slots."""
-    pending = rt.inflight.get(case_id)
-    if pending:
-        rec = rec.copy()
-        rec.alerts.update({dk: sl for dk, sl in pending.items()
-                           if dk not in rec.alerts or slot_version(rec.alerts[dk]) < slot_version(sl)})
-    new, outs = rt.logic.on_tick(rec, now)
-    if new is None:
-        return {}
-    changed = {dk: sl for dk, sl in new.alerts.items() if rec.alerts.get(dk) is not sl}
-    await rt.publish(serialise([o for o in outs if isinstance(o, (AlertChanged, AlertIndexEntry))]))
-    if changed:
-        rt.inflight.setdefault(case_id, {}).update(changed)
-    return changed
+    due = rt.heap.pop_due(rt.clock().timestamp())
+    for case_id in due:
+        await rt.send(rt.topics.case_ops, case_id.encode(), TICK)
+    return len(due)
 
 
 async def publish_partials(rt: Any) -> None:

@@ -20,10 +20,8 @@ import faust
 from broker.topics import Replication
 from fengqiao import privacy
 from fengqiao.contract import ContractError, parse_event
-from fengqiao.domain import case_codec
-from fengqiao.domain.alerts import AlertSlot
 from fengqiao.domain.calendar import load_calendar
-from fengqiao.domain.case import CaseRecord, CaseRules, slot_version
+from fengqiao.domain.case import CaseRecord, CaseRules
 from fengqiao.domain.lifecycle import LifecycleError
 from fengqiao.domain.policy import load_policy
 from fengqiao.records import DeadLetter
@@ -43,7 +41,6 @@ Clock = Callable[[], datetime]
 Sender = Callable[[str, "bytes | None", bytes], Awaitable[None]]  # topic name, key, value
 Assigned = Callable[[str], "set[int]"]  # topic name -> partitions this worker owns
 Handler = Callable[[], Awaitable[None]]
-CaseWriter = Callable[[str, CaseRecord, int], Awaitable[None]]  # case id, record, its partition
 
 
 def wall_clock() -> datetime:
@@ -73,39 +70,6 @@ def producer_sender(app: faust.App) -> Sender:
     return send
 
 
-def faust_case_writer(tables: tables_mod.StreamTables) -> CaseWriter:
-    """faust's own table write (`table[key] = value`: store, then changelog through its buffer)."""
-
-    async def put(case_id: str, rec: CaseRecord, partition: int) -> None:
-        tables.put_case(case_id, rec)
-
-    return put
-
-
-def direct_case_writer(app: faust.App, tables: tables_mod.StreamTables) -> CaseWriter:
-    """The same write with one plain producer send for the changelog (`tables.DirectWriter`)."""
-    writer = tables_mod.DirectWriter(app, tables.cases, app._crash)
-
-    async def put(case_id: str, rec: CaseRecord, partition: int) -> None:
-        await writer.put(case_id, case_codec.encode(rec), partition)
-
-    return put
-
-
-def consumer_end(app: faust.App, topic: str) -> Callable[[int], "int | None"]:
-    """The end offset of a partition of `topic` as of the consumer's last fetch (None: not known)."""
-    from faust.types import TP
-
-    def end(partition: int) -> int | None:
-        try:
-            hw = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # noqa: BLE001 - no consumer (a test), or the partition is being revoked
-            return None
-        return int(hw) if hw is not None else None
-
-    return end
-
-
 def assignor_partitions(app: faust.App) -> Assigned:
     def assigned(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
@@ -123,7 +87,6 @@ class Runtime:
     clock: Clock
     sender: Sender
     assigned: Assigned
-    put_case: CaseWriter
     heap: TimerHeap = field(default_factory=TimerHeap)
     counts: dict[int, PartitionCounts] = field(default_factory=dict)
     totals: RegionTotals = field(default_factory=RegionTotals)
@@ -135,11 +98,6 @@ class Runtime:
     agents: dict[str, Any] = field(default_factory=dict)
     # owner kind -> the topic its alerts' commands are routed to (besides "case" and "region"): e.g. "beat"
     alert_owners: dict[str, Any] = field(default_factory=dict)
-    # case_id -> alert slots the clock's path raised and published whose tick the stream has not taken in
-    inflight: dict[str, dict[str, AlertSlot]] = field(default_factory=dict)
-    events_end: Callable[[int], "int | None"] = lambda partition: None  # see `consumer_end`
-    applied: dict[int, int] = field(default_factory=dict)  # events partition -> last offset the case agent took
-    waiting: dict[str, tuple[int, int]] = field(default_factory=dict)  # due case -> (partition, end offset then)
 
     # ------------------------------------------------------------ helpers
     def out_topic(self, name: str) -> faust.TopicT:
@@ -184,25 +142,6 @@ class Runtime:
         w = rec.wake_at
         self.heap.schedule(case_id, w.timestamp() if w is not None else None)
 
-    def caught_up(self, partition: int, mark: int | None) -> bool:
-        """Every event that was on `partition` up to `mark` has been taken by the case agent. A
-        partition it has taken nothing of since the last rebuild counts as caught up: its committed
-        events are in the table (a restart with no new events must still raise what falls due)."""
-        done = self.applied.get(partition)
-        return mark is None or done is None or done + 1 >= mark
-
-    def landed(self, case_id: str, slots: dict[str, AlertSlot]) -> None:
-        """The stream took these slots into the table: the clock no longer needs to overlay them."""
-        pending = self.inflight.get(case_id)
-        if pending is None:
-            return
-        for dk, slot in slots.items():
-            mine = pending.get(dk)
-            if mine is not None and slot_version(mine) <= slot_version(slot):
-                del pending[dk]
-        if not pending:
-            del self.inflight[case_id]
-
     def counts_for(self, partition: int) -> PartitionCounts:
         c = self.counts.get(partition)
         if c is None:
@@ -213,9 +152,6 @@ class Runtime:
         """After a rebalance/recovery: heap and partition counts from this worker's table partitions."""
         mine = self.owned(self.topics.events.get_topic_name())
         self.heap.clear()
-        self.inflight.clear()  # their ticks carry the slots to whichever worker owns the case now
-        self.waiting.clear()  # each case's wake-up is in the heap again
-        self.applied.clear()  # a partition that comes back must not wait for offsets seen before it left
         self.counts = {p: PartitionCounts() for p in mine}
         now = self.clock()
         floor = now.timestamp() - 25 * 3600
@@ -248,13 +184,9 @@ def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path |
     renotify = renotify_seconds if renotify_seconds is not None else s.renotify_seconds
     logic = build_rules(policy, load_calendar(), renotify_seconds=renotify,
                         auto_dispatch_after_seconds=s.auto_dispatch_after_seconds, route=route)
-    tables = tables_mod.declare(app, settings, rep.topic_configs())
-    # a worker sends straight to the producer, its case changelog too; an injected sender (a
-    # recorder, no broker) keeps faust's own table write
-    writer = direct_case_writer(app, tables) if sender is None else faust_case_writer(tables)
-    rt = Runtime(settings, app, topics_mod.declare(app, settings, rep.topic_configs()), tables, logic, clock,
-                 sender or producer_sender(app), assigned or assignor_partitions(app), writer,
-                 events_end=consumer_end(app, settings.topics.events))
+    rt = Runtime(settings, app, topics_mod.declare(app, settings, rep.topic_configs()),
+                 tables_mod.declare(app, settings, rep.topic_configs()), logic, clock,
+                 sender or producer_sender(app), assigned or assignor_partitions(app))
     from streams import agents_case, agents_repeat, agents_side, heartbeat, web
 
     agents_case.register(rt)

@@ -5,12 +5,10 @@ owner. The case table's values are bytes of `fengqiao.domain.case_codec` (one co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import faust
-from faust.types import TP
 
 from fengqiao.domain import case_codec
 from fengqiao.domain.case import CaseRecord
@@ -45,37 +43,6 @@ class StreamTables:
         for case_id, raw in self.cases.items():
             if raw:
                 yield case_id, case_codec.decode(raw)
-
-
-class DirectWriter:
-    """Writes one table value as faust's `table[key] = value` does (the local store, then one
-    changelog message on the value's partition), with one plain producer send. faust's own path
-    (FutureMessage, ProducerBuffer, both codecs again, sensors) costs about as much as consuming
-    the event (`bench/faust_ceiling.py`, modes `table` and `direct`). The changelog offset is
-    persisted once the broker acknowledged it, as faust does, so a restart reads only the tail;
-    the producer is flushed before offsets are committed, so at-least-once holds. Only inside
-    stream iteration on the owner of `partition` (the store writes the current event's partition)."""
-
-    def __init__(self, app: faust.App, table: faust.Table, crash: Callable[[BaseException], None]) -> None:
-        self.app, self.table, self.crash = app, table, crash
-        self.topic = table.changelog_topic.get_topic_name()
-
-    async def put(self, key: str, value: bytes, partition: int) -> None:
-        table = self.table
-        table.data[key] = value
-        raw_key = self.app.serializers.dumps_key(table.key_type, key, serializer=table.key_serializer)
-        fut = await self.app.producer.send(self.topic, raw_key, value, partition, None, None)
-        fut.add_done_callback(self._sent)
-
-    def _sent(self, fut: Any) -> None:
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:  # lost for good: stop before the input's offsets can be committed
-            self.crash(exc)
-            return
-        md = fut.result()
-        self.table.data.set_persisted_offset(TP(md.topic, md.partition), md.offset)
 
 
 def declare(app: faust.App, settings: Settings, topic_configs: dict[str, str] | None = None) -> StreamTables:

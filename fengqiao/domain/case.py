@@ -147,11 +147,6 @@ class Escalation:
                    cmd["to_level"], cmd["reason"])
 
 
-def slot_version(slot: al.AlertSlot) -> int:
-    """The version of a slot's alert (0: superseded, never raised): the later of two copies wins."""
-    return slot.alert.version if slot.alert is not None else 0
-
-
 def default_route(category: str, topic: str, difficulty: str, region_code: str) -> tuple[str, str]:
     """Triage through the domain's dispatch rules (data, not code)."""
     from fengqiao.domain import triage
@@ -199,21 +194,6 @@ class CaseRules:
         outs = self._run_due(r, now)
         if not outs and before == (r.wake_at, r.dispatched, r.overdue, r.dispatch_due):
             return NOTHING
-        return Step(r, outs)
-
-    def adopt(self, rec: CaseRecord, slots: dict[str, al.AlertSlot], now: datetime) -> Step:
-        """The clock's own path ran `on_tick` at `now` on a read of the record and already published
-        what it raised (so an alert is not queued behind the event backlog); the owner's stream now
-        takes those slots into the record (a slot it holds at a later version stays) and settles what
-        happened in between as a tick at `now` would: an event applied after the read that met the
-        target resolves the alert, anything else due is raised. The outputs are only that difference."""
-        r = rec.copy()
-        for dk, slot in slots.items():
-            cur = r.alerts.get(dk)
-            if cur is None or slot_version(cur) < slot_version(slot):
-                r.alerts[dk] = slot
-        outs = self._resolve_met(r, r.state, now)
-        outs += self._run_due(r, now)
         return Step(r, outs)
 
     def on_command(self, rec: CaseRecord, cmd: al.AlertCommand, now: datetime) -> Step:

@@ -112,19 +112,10 @@ def slot_to_json(s: AlertSlot) -> dict[str, Any]:
     return out
 
 
-def slot_to_list(dk: str, s: AlertSlot) -> list[Any]:
-    """One alert slot in the record's compact form `[dedup_key, alert list | None, renotify, target, round]`."""
-    return [dk, alert_to_list(s.alert) if s.alert is not None else None, _iso(s.renotify_at), s.target, s.round]
-
-
-def slot_from_list(v: list[Any]) -> tuple[str, AlertSlot]:
-    dk, a, n, t, rd = v
-    return dk, AlertSlot(alert_from_list(dk, a) if a is not None else None, _dt(n), t, rd)
-
-
 # ------------------------------------------------------------------ records
 def to_list(rec: CaseRecord) -> list[Any]:
-    slots = [slot_to_list(dk, s) for dk, s in rec.alerts.items()]
+    slots = [[dk, alert_to_list(s.alert) if s.alert is not None else None, _iso(s.renotify_at), s.target, s.round]
+             for dk, s in rec.alerts.items()]
     dq = rec.dispatch_due
     return [FORMAT, rec.state.to_dict(), rec.partition, slots, _iso(rec.wake_at), rec.dispatched,
             dq.version if dq else None, _iso(dq.at) if dq else None, rec.overdue]
@@ -139,7 +130,8 @@ def decode(raw: bytes | str | dict[str, Any] | list[Any]) -> CaseRecord:
     v = orjson.loads(raw) if isinstance(raw, (bytes, bytearray, memoryview, str)) else raw
     if isinstance(v, list) and v and v[0] == FORMAT:
         _, s, p, slots, w, d, dqv, dqa, ov = v
-        alerts = dict(slot_from_list(sl) for sl in slots)
+        alerts = {dk: AlertSlot(alert_from_list(dk, a) if a is not None else None, _dt(n), t, rd)
+                  for dk, a, n, t, rd in slots}
         dq = DispatchDue(dqv, datetime.fromisoformat(dqa)) if dqv is not None else None
         return CaseRecord(CaseState.from_dict(s), p, alerts, _dt(w), d, dq, bool(ov))
     if isinstance(v, dict) and "s" in v:
