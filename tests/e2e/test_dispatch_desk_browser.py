@@ -12,6 +12,8 @@ shapes returns to the province.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.console_storm import _click, _publish
+from tests.e2e.stack import desk_login
 from tests.e2e.test_department_desk import LABOUR, desk  # noqa: F401 - wall + worker on fresh topics
 from tests.e2e.test_wall import SH, _button, _element, _wait_text
 from tests.e2e.test_wall import browser  # noqa: F401 - the headless Chromium fixture
@@ -54,6 +57,27 @@ def _countdown_target(driver: Any, case_id: str) -> str:
     return ""
 
 
+def _status(view: Any, case_id: str) -> str:
+    from producers.gateway.readback import ReadbackUnavailable
+
+    try:
+        return (view(case_id) or {}).get("status", "")
+    except ReadbackUnavailable:
+        return ""
+
+
+@contextmanager
+def _logs_on_failure(desk: dict) -> Iterator[None]:
+    """A failed wait says what the worker and the wall were doing (a CI box is not at hand afterwards)."""
+    try:
+        yield
+    except AssertionError as e:
+        data = Path(desk["env"]["FENGQIAO_DATA_DIR"])
+        tails = {name: (path.read_text(errors="replace")[-2500:] if path.exists() else "(none)")
+                 for name, path in (("worker", desk["worker"].log), ("wall", data / "wall.log"))}
+        raise AssertionError(f"{e}\n" + "\n".join(f"--- {n} log ---\n{t}" for n, t in tails.items())) from None
+
+
 def _until(pred: Any, timeout: float, what: str) -> float:
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -82,15 +106,13 @@ def test_dispatcher_assigns_by_hand_and_rejects_a_return_the_wall_shows_it_and_i
     browser.get(url + "/")  # the wall, open in its own tab before anyone acts
     _wait_text(browser, "临期倒计时", timeout=60)
     wall_tab = browser.current_window_handle
-    browser.switch_to.new_window("tab")
-    browser.get(url + "/dispatch")
-    _wait_text(browser, "派单工作台登录")
-    _element(browser, 'input[aria-label="用户名 Username"]').send_keys("dispatcher")
-    _element(browser, 'input[aria-label="密码 Password"]').send_keys("dispatch123")
-    _button(browser, "登录 Log in").click()
-    # both appear once the worker's snapshots reached the store; the earliest waiting first
-    _wait_text(browser, "派单工作台 · 派单员", "待派单 · 2 件（退回 1 件）", "选中 U1 · 规则未能分派 · 退回 0 次",
-               "推诿", timeout=90)
+    with _logs_on_failure(desk):  # the worker applied both, then its snapshots reached the wall's store
+        _until(lambda: _status(view, "U1") == "received" and _status(view, "R1") == "returned", 120,
+               "the worker's case view has U1 received and R1 returned")
+        browser.switch_to.new_window("tab")
+        desk_login(browser, url, "/dispatch", "派单工作台", "dispatcher", "dispatch123")
+        _wait_text(browser, "派单工作台 · 派单员", "待派单 · 2 件（退回 1 件）", "选中 U1 · 规则未能分派 · 退回 0 次",
+                   "推诿", timeout=120)  # the earliest waiting first
 
     _click(browser, _button(browser, "派单 Assign"))  # the rules' suggestion: the labour office, township
     clicked = time.time()

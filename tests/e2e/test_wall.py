@@ -116,11 +116,12 @@ def _login(driver: Any, url: str, user: str, password: str) -> None:
 
 
 def _element(driver: Any, css: str, timeout: float = 40) -> Any:
-    """Streamlit renders widgets after the page text: wait for the element itself."""
+    """Streamlit renders widgets after the page text, and a re-run may swap one for a disabled copy:
+    wait until the element itself is visible and enabled (every caller types into it)."""
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(ec.presence_of_element_located(("css selector", css)))
+    return WebDriverWait(driver, timeout).until(ec.element_to_be_clickable(("css selector", css)))
 
 
 def _button(driver: Any, label: str, timeout: float = 40) -> Any:
