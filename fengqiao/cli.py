@@ -295,7 +295,8 @@ def secrets_init(
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(sf.render(sf.new_env(docker=docker), datetime.now(TZ)))
     passwords = sf.new_passwords()
-    write_users_file(users, passwords, "Written by `fengqiao secrets init`.")
+    write_users_file(users, passwords, "Written by `fengqiao secrets init`; dept_changan is an example"
+                                       " department user: copy it per department, with its departments and scope.")
     os.chmod(users, 0o600)
     typer.echo(f"secrets 密钥: {env_file} (load with `set -a; . {env_file}; set +a`, or compose env_file)")
     typer.echo(f"wall users 大屏用户: {users}; passwords, shown once 初始密码仅显示一次:")

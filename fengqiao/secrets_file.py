@@ -14,7 +14,9 @@ from typing import Callable
 
 from fengqiao.settings import INTAKE_CHANNELS, PLATFORM_KEY
 
-WALL_USERS = ("officer", "viewer", "admin")  # the users file gets one per role (dashboard/auth.py)
+# the users file gets one per role (dashboard/auth.py ROLES): the console's and the desks'; dept_changan
+# stands for a department user, an example to copy per department (its departments and scope edited)
+WALL_USERS = ("officer", "viewer", "admin", "dispatcher", "callback", "dept_changan")
 
 
 Token = Callable[[int], str]

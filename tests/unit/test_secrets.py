@@ -89,6 +89,11 @@ def test_secrets_init_writes_what_the_refusal_asks_for(clean_env: Path, monkeypa
     assert env["FENGQIAO_PII_KEY"] not in repr(s) and s.gateway.key_for("internal") not in repr(s.gateway)
     assert s.gateway.keys()["qrcode"].channel == "qrcode"
     s = s.model_copy(update={"data_dir": clean_env})
+    from dashboard.auth import DESK_ROLES, ROLES, load_users
+
+    users = load_users(clean_env / "users.toml")  # a user for every role, the desks' included (issue 14 item 10)
+    assert {u["role"] for u in users.values()} == set(ROLES) and set(DESK_ROLES) <= set(ROLES)
+    assert all(f"  {name} / " in r.output for name in users)  # each password shown once
     (clean_env / "users.toml").rename(clean_env / "wall_users.toml")
     assert wall_exposure(s, "0.0.0.0") is None
     again = runner.invoke(app, ["secrets", "init", "--env-file", "x.env", "--users-file", "wall_users.toml"])
