@@ -70,11 +70,13 @@ def running_wall(env: dict[str, str], data: Path, timeout: float = 90) -> Iterat
 
 
 @contextmanager
-def desk_stack(kafka_bootstrap: str, data: Path, prefix: str = "d") -> Iterator[dict[str, Any]]:
-    """A streams worker and the wall on the same fresh topics; yields {"url", "env", "worker"}."""
+def desk_stack(kafka_bootstrap: str, data: Path, prefix: str = "d",
+               extra: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """A streams worker and the wall on the same fresh topics (`extra`: more settings for both);
+    yields {"url", "env", "worker"}."""
     from tests.integration.streams_harness import Worker
 
-    env = stack_env(kafka_bootstrap, data, prefix)
+    env = {**stack_env(kafka_bootstrap, data, prefix), **(extra or {})}
     worker = Worker(env, data / "worker", data / "worker.log")
     env["FENGQIAO_GATEWAY__STREAMS_URL"] = f"http://127.0.0.1:{worker.port}"
     try:

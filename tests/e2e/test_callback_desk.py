@@ -1,5 +1,6 @@
 """The callback desk (回访工作台) in headless Chromium, against a real `fengqiao wall` (embedded sink,
-own chDB) and a real `fengqiao streams` worker on unique topics of the real broker.
+own chDB) and a real `fengqiao streams` worker on unique topics of the real broker (`stack.desk_stack`),
+300 SLA alerts firing meanwhile.
 
 A case concluded yesterday (a resolved reply) is in the day's sample (share 100 % here); the
 operator logs in, records a dissatisfied callback; the worker re-opens the case (再转办) and the
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
-import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ import pytest
 
 from fengqiao import privacy
 from fengqiao.settings import DEV_PII_KEY
-from tests.e2e.console_storm import _click
-from tests.e2e.test_wall import CHROMEDRIVER, ROOT, SH, _button, _element, _free_port, _no_clear_phone, _wait_text
+from tests.e2e.console_storm import _click, _publish
+from tests.e2e.stack import desk_login, desk_stack
+from tests.e2e.test_wall import CHROMEDRIVER, SH, _button, _no_clear_phone, _wait_text
 from tests.e2e.test_wall import browser  # noqa: F401 - the fixture
-from tests.integration.streams_harness import Worker, event
+from tests.integration.streams_harness import event
 
 pytestmark = pytest.mark.e2e
 
@@ -81,28 +81,14 @@ def test_a_dissatisfied_callback_re_opens_the_case_and_the_wall_shows_it(
     if not Path(CHROMEDRIVER).exists():
         pytest.skip("chromium-driver not installed")
     tag = os.urandom(4).hex()
-    env = {**os.environ, "FENGQIAO_DATA_DIR": str(tmp_path / "data"), "FENGQIAO_KAFKA_BOOTSTRAP": kafka_bootstrap,
-           "FENGQIAO_CLICKHOUSE_DATABASE": "fengqiao", "FENGQIAO_WALL__REFRESH_SECONDS": "2",
-           "FENGQIAO_WALL__STALE_AFTER_SECONDS": "3600", "FENGQIAO_SINK__BATCH_SECONDS": "0.2",
-           "FENGQIAO_SINK__GROUP_ID": f"cb-sink-{tag}", "FENGQIAO_STREAMS__APP_ID": f"cb-e2e-{tag}",
-           "FENGQIAO_CALLBACK__SHARE": "1.0", "PYTHONPATH": str(ROOT)}
-    env.pop("FENGQIAO_CLICKHOUSE_URL", None)
-    for name in ("events", "alerts", "commands", "stats", "dlq", "cases", "audit", "repeats"):
-        env[f"FENGQIAO_TOPICS__{name.upper()}"] = f"cb{tag}.{name}"
-    worker = Worker(env, tmp_path / "worker", tmp_path / "worker.log")
-    env["FENGQIAO_GATEWAY__STREAMS_URL"] = f"http://127.0.0.1:{worker.port}"  # the desk's case view
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "wall.log", "w")
-    wall = subprocess.Popen([str(ROOT / ".venv/bin/fengqiao"), "wall", "--port", str(port), "--host", "127.0.0.1"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     case_id = f"HL-CB-{tag}"
-    yesterday = (datetime.now(SH) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    now = datetime.now(SH)
+    yesterday = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     received = yesterday - timedelta(days=2)
     citizen = privacy.protect_citizen({"name": "李四", "phone": "13912345678"}, DEV_PII_KEY, case_id=case_id)
     dept = "长安区人力资源和社会保障局"
-    try:
-        worker.wait_ready(90)
+    with desk_stack(kafka_bootstrap, tmp_path, "cb", {"FENGQIAO_CALLBACK__SHARE": "1.0"}) as stack:
+        env, url = stack["env"], stack["url"]
         _produce(env, [
             event(case_id, "petition.received", received, {"category": "help", "topic": "劳资纠纷", "urgency": "normal",
                                                            "title": "讨薪", "content": "拖欠工资", "citizen": citizen}),
@@ -110,36 +96,18 @@ def test_a_dissatisfied_callback_re_opens_the_case_and_the_wall_shows_it(
             event(case_id, "case.signed", received + timedelta(hours=2), {"department": dept}),
             event(case_id, "case.replied", yesterday, {"department": dept, "result": "已支付", "resolved": True}),
         ])
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
+        _publish(env, env["FENGQIAO_TOPICS__ALERTS"], 0, 150, now)  # 300 firing alerts while the operator works
         browser.get(url + "/")
-        _wait_tiles(browser, {"待评价": "1", "在办": "0"})
+        _wait_tiles(browser, {"待评价": "1", "在办": "0"}, timeout=60)
 
-        browser.get(url + "/callback")
-        _wait_text(browser, "回访工作台登录")
-        _element(browser, 'input[aria-label="用户名 Username"]').send_keys("callback")
-        _element(browser, 'input[aria-label="密码 Password"]').send_keys("callback123")
-        _button(browser, "登录 Log in").click()
-        _wait_text(browser, "回访工作台 ·", "抽取 1 件", "已回访 0 件")
+        desk_login(browser, url, "/callback", "回访工作台", "callback", "callback123")
+        _wait_text(browser, "回访工作台 ·", "抽取 1 件", "已回访 0 件", timeout=60)
         _wait_source(browser, f"{case_id} · 随机抽样")  # the selected case (the selectbox's value)
         _no_clear_phone(browser)
         _choose(browser, "群众评价", "不满意")
         _click(browser, _button(browser, "记录回访 Record callback"))
-        _wait_text(browser, f"已提交 case.callback（案件 {case_id}）")
-        _wait_text(browser, "已回访 1 件", timeout=30)  # the callback reached the store: the list says so
+        _wait_text(browser, f"已提交 case.callback（案件 {case_id}）", timeout=60)
+        _wait_text(browser, "已回访 1 件", timeout=45)  # the callback reached the store: the list says so
 
         browser.get(url + "/")
-        _wait_tiles(browser, {"待评价": "0", "在办": "1"})  # re-opened: open again, with a new resolve round
-    finally:
-        wall.terminate()
-        try:
-            wall.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            wall.kill()
-        log.close()
-        worker.stop()
+        _wait_tiles(browser, {"待评价": "0", "在办": "1"}, timeout=60)  # re-opened: open again, a new resolve round
