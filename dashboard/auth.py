@@ -70,10 +70,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the department desk (承办单位)
     "case.signed": frozenset({"department"}),
     "case.replied": frozenset({"department"}),
-    "case.extended": frozenset({"department"}),
+    "case.request_extension": frozenset({"department"}),  # 申请延期: a request, decided by a dispatcher
     "case.returned": frozenset({"department"}),
     # the dispatcher desk (派单员): assign by hand; a rejected return is a new assignment
     "case.assigned": frozenset({"dispatcher"}),
+    "case.decide_extension": frozenset({"dispatcher"}),  # 延期审批: approve (sends case.extended) or reject
+    "case.extended": frozenset({"dispatcher"}),
     # the callback desk (回访员)
     "case.callback": frozenset({"callback"}),
 }

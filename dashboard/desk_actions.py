@@ -12,23 +12,28 @@
    and the callback operator for the platform, limited to their actions by step 1) and the case's
    facts, plus the user's region scope; a refusal is written to the audit topic (`AccessAudit`, acked)
    and comes back as `DeskRefused` in Chinese and English;
-5. the state the lifecycle needs for it (`not_now`: e.g. signing a case already signed), so a click on a
+5. the state the lifecycle needs for it (`not_now`: e.g. signing a case already signed, an extension the
+   policy's limit no longer allows: `fengqiao.domain.extension`), so a click on a
    stale screen is answered instead of dead-lettered by the worker;
 6. the event to `petitions.events`, keyed by case id, acks=all (`commands.publish`): returns after the ack.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 from dashboard import auth, commands
 from dashboard.auth import Forbidden, User
 from fengqiao.contract import ActorRole, ContractError, Envelope, parse_event
+from fengqiao.domain import extension
 from fengqiao.domain.lifecycle import OPEN
+from fengqiao.domain.policy import Policy, load_policy
 from fengqiao.domain.lifecycle import _RATEABLE as RATEABLE
 from fengqiao.settings import KeyRole, Settings
 from fengqiao.vocab import SCHEMA_VERSION
@@ -93,10 +98,13 @@ def build_event(user: User, event_type: str, case_id: str, region_code: str, pay
     })
 
 
-def denial_of(user: User, ev: Envelope, case: dict[str, Any] | None) -> Denial | None:
-    """Why `user` may not submit `ev` on `case` (the case view's snapshot, None: unknown), or None."""
-    if not auth.can(user, ev.event_type):
-        return Denial("role", f"role {user.role} may not submit {ev.event_type}", f"角色 {user.role} 无权提交 {ev.event_type}")
+def denial_of(user: User, ev: Envelope, case: dict[str, Any] | None, action: str | None = None) -> Denial | None:
+    """Why `user` may not submit `ev` on `case` (the case view's snapshot, None: unknown), or None.
+    `action` names what the user does when it is not sending `ev` itself (an extension request is
+    checked as the `case.extended` it asks for)."""
+    action = action or ev.event_type
+    if not auth.can(user, action):
+        return Denial("role", f"role {user.role} may not submit {action}", f"角色 {user.role} 无权提交 {action}")
     if case is None:
         return Denial("unknown_case", f"no case {ev.case_id}", f"未找到案件 {ev.case_id}")
     region = str(case.get("region_code") or "")
@@ -106,8 +114,9 @@ def denial_of(user: User, ev: Envelope, case: dict[str, Any] | None) -> Denial |
     return decide(principal(user), ev, CaseFacts.of(case))
 
 
-def not_now(ev: Envelope, case: dict[str, Any]) -> Denial | None:
-    """Why the lifecycle would refuse `ev` in the case's current state (a stale screen), or None."""
+def not_now(ev: Envelope, case: dict[str, Any], policy: Policy | None = None) -> Denial | None:
+    """Why the lifecycle would refuse `ev` in the case's current state (a stale screen), or None;
+    an extension also by the policy's limits (`fengqiao.domain.extension`; default: packaged policy)."""
     status = str(case.get("status") or "")
     allowed = ALLOWED_FROM.get(ev.event_type)
     if allowed is not None and status not in allowed:
@@ -115,7 +124,22 @@ def not_now(ev: Envelope, case: dict[str, Any]) -> Denial | None:
                       f"{', '.join(sorted(allowed))}", f"案件 {ev.case_id} 当前状态为 {status}，不能执行此操作")
     if ev.event_type == "case.replied" and status == "replied" and case.get("phase") != "open":
         return Denial("state", f"case {ev.case_id} already has a resolved reply", f"案件 {ev.case_id} 已有办结反馈")
+    if ev.event_type == "case.extended":
+        why = extension.refusal(extension.ExtensionFacts.of({**case, "case_id": ev.case_id}), ev.payload.days,
+                                policy or load_policy())
+        if why is not None:
+            return Denial("extension", why.en, why.zh)
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _policy(path: Path | None, profile: str) -> Policy:
+    return load_policy(path, profile)
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The worker's policy (the same file and profile), read once."""
+    return _policy(settings.streams.policy_file, settings.streams.policy_profile)
 
 
 def case_view(settings: Settings) -> CaseLookup:
@@ -131,23 +155,39 @@ def act(settings: Settings, user: User, event_type: str, case_id: str, payload: 
     """Check, build, authorize, send and wait for the ack (module docstring). Raises `Forbidden`
     (`DeskRefused`: audited), `ValueError` (bad input, bilingual), `CaseUnavailable`, `NotRecorded`."""
     auth.require(user, event_type)
+    case = read_case(settings, case_id, cases)
+    ev = checked_event(user, event_type, case_id, case, payload, now)
+    denial = denial_of(user, ev, case) or not_now(ev, case or {}, policy_of(settings))
+    if denial is not None:
+        refuse(settings, user, denial, ev)
+    commands.publish(settings, settings.topics.events, ev.key(), ev.to_json())
+    return Done(ev)
+
+
+def read_case(settings: Settings, case_id: str, cases: CaseLookup | None = None) -> dict[str, Any] | None:
+    """The case view's snapshot of `case_id` (None: unknown); `CaseUnavailable` when it does not answer."""
     lookup = cases or case_view(settings)
     try:
-        case = lookup(case_id)
+        return lookup(case_id)
     except Exception as exc:  # noqa: BLE001 - ReadbackUnavailable or anything else: fail closed
         raise CaseUnavailable(f"无法读取案件当前状态，操作未提交 Case state unavailable, nothing sent: "
                               f"{type(exc).__name__}") from exc
+
+
+def checked_event(user: User, event_type: str, case_id: str, case: dict[str, Any] | None,
+                  payload: dict[str, Any], now: datetime | None = None) -> Envelope:
+    """The contract event for the case's region; bad input is a bilingual `ValueError`."""
     region = str((case or {}).get("region_code") or "130000")
     try:
-        ev = build_event(user, event_type, case_id, region, payload, now)
+        return build_event(user, event_type, case_id, region, payload, now)
     except ContractError as exc:
         raise ValueError(f"输入无效 Invalid input: {exc.bilingual()}") from exc
-    denial = denial_of(user, ev, case) or not_now(ev, case or {})
-    if denial is not None:
-        _audit(settings, user, denial, ev)
-        raise DeskRefused(denial)
-    commands.publish(settings, settings.topics.events, ev.key(), ev.to_json())
-    return Done(ev)
+
+
+def refuse(settings: Settings, user: User, denial: Denial, ev: Envelope | None = None, **about: str) -> NoReturn:
+    """Audit the refusal (`about` names what was refused when it is not `ev` itself), raise `DeskRefused`."""
+    _audit(settings, user, denial, ev, **about)
+    raise DeskRefused(denial)
 
 
 def acknowledge_warning(settings: Settings, user: User, alert_id: str, note: str | None,
@@ -187,9 +227,11 @@ def reveal_for_department(settings: Settings, user: User, case: dict[str, Any], 
     return commands.reveal_contact(settings, user, case, reason, unseal)
 
 
-def _audit(settings: Settings, user: User, denial: Denial, ev: Envelope | None = None) -> None:
+def _audit(settings: Settings, user: User, denial: Denial, ev: Envelope | None = None, **about: str) -> None:
     """The refusal on the audit topic (acks=all); a broker that is down does not turn a refusal into success."""
     record = AccessAudit.of(principal(user), denial, path=PATH, at=datetime.now(SH), ev=ev)
+    if about:
+        record = record.model_copy(update=about)
     try:
         commands.publish(settings, settings.topics.audit, None, record.to_json())
     except commands.NotRecorded as exc:  # still refused; the log says why the audit trail has a gap

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time as clock
 import json
-from typing import Any
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -83,18 +83,24 @@ def flash() -> None:
 
 def send(s: Settings, event_type: str, case_id: str, payload: dict[str, Any]) -> desk_actions.Done | None:
     """One desk action for the session's user; every outcome answered. The event, or None."""
+    return attempt(s, lambda user: desk_actions.act(s, user, event_type, case_id, payload), lambda done: done.message)
+
+
+def attempt(s: Settings, call: Callable[[auth.User], Any], said: Callable[[Any], str]) -> Any:
+    """`call` for the session's user (checked again now); every outcome answered (`said`: the success
+    message of its result). The result, or None."""
     user = cs.current_user(s, touch=True)
     if user is None:
         answer("error", "会话已结束，请重新登录 Session ended: log in again")
         return None
     try:
-        done = desk_actions.act(s, user, event_type, case_id, payload)
+        done = call(user)
     except (auth.Forbidden, ValueError, commands.NotRecorded) as exc:
         answer("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - every click is answered
         answer("error", f"操作未提交 Not sent: {type(exc).__name__}")
     else:
-        answer("success", done.message)
+        answer("success", said(done))
         return done
     return None
 

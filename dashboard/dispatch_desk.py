@@ -8,6 +8,9 @@ dispatcher does is always a `case.assigned` through the one desk path (`dashboar
   offered first: `suggestion`);
 * 驳回退回 (a return rejected): back to the department that returned it, at the case's level, the
   reason in the event's `note` so the department reads why (`reject_payload`).
+
+延期审批: the departments' pending extension requests (`queries.pending_extensions`, oldest first), approved
+or rejected through `dashboard.extensions` (`extension_table` is how the desk lists them).
 """
 
 from __future__ import annotations
@@ -86,3 +89,12 @@ def shirking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """推诿: returns per department (most first) as the desk shows them."""
     return [{"承办单位": r["department"], "退回次数": int(r["returns"]), "涉及案件": int(r["cases"]),
              "最近退回": ui.fmt_time(r["last_at"])} for r in rows]
+
+
+def extension_table(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The pending extension requests as the desk shows them (identifiers, labels, the request's reason)."""
+    return [{
+        "案件编号": r["case_id"], "承办单位": r["department"], "延期天数": int(r["days"]), "延期理由": r["reason"],
+        "申请人": r["requested_by"], "申请时间": ui.fmt_time(r["requested_at"]), "等待": _waited(r.get("requested_at"), now),
+        "当前办结时限": ui.fmt_time(r.get("resolve_due_at")),
+    } for r in rows]

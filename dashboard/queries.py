@@ -664,3 +664,61 @@ def fetch(settings: Any, name: str, *args: Any, ttl: str = "fast") -> Rows:
 
 _fast: Any = None
 _slow: Any = None
+
+
+# ---------------------------------------------------------------- extension requests (申请延期 → 延期审批)
+# The requests and decisions are signed workflow records in `commands` (fengqiao.records
+# ExtensionRequestCommand / ExtensionDecisionCommand); a request without a decision is pending.
+# Two decisions on one request (two dispatchers at once): the first counts.
+
+def _extension_requests(db: str, where: str) -> str:
+    return f"""SELECT toString(r.command_id) AS request_id, r.case_id AS case_id, r.officer_id AS requested_by,
+                      r.issued_at AS requested_at, JSONExtractString(r.body, 'department') AS department,
+                      JSONExtractUInt(r.body, 'days') AS days, JSONExtractString(r.body, 'reason') AS reason,
+                      JSONExtractUInt(r.body, 'extensions_before') AS extensions_before,
+                      if(d.d_request = '', 'pending', if(d.d_approved, 'approved', 'rejected')) AS state,
+                      d.d_by AS decided_by, d.d_at AS decided_at, d.d_reason AS decision_reason
+               FROM (SELECT command_id, case_id, officer_id, issued_at, body FROM {db}.commands FINAL
+                     WHERE type = 'case.request_extension' AND {where}) AS r
+               LEFT JOIN (SELECT JSONExtractString(body, 'request_id') AS d_request,
+                                 argMin(officer_id, issued_at) AS d_by, min(issued_at) AS d_at,
+                                 argMin(JSONExtractBool(body, 'approved'), issued_at) AS d_approved,
+                                 argMin(JSONExtractString(body, 'reason'), issued_at) AS d_reason
+                          FROM {db}.commands FINAL
+                          WHERE type = 'case.decide_extension' AND {where}
+                          GROUP BY d_request) AS d ON d.d_request = toString(r.command_id)"""
+
+
+def extension_requests_of(client: Any, db: str, case_ids: list[str]) -> Rows:
+    """Every extension request of `case_ids` with its state (pending / approved / rejected), newest first."""
+    if not case_ids:
+        return []
+    return _rows(
+        client,
+        _extension_requests(_db(db), "case_id IN {ids:Array(String)}") + " ORDER BY requested_at DESC, request_id",
+        {"ids": list(case_ids)},
+    )
+
+
+def pending_extensions(client: Any, db: str, regions: list[str], limit: int = 200) -> Rows:
+    """The pending extension requests of cases in `regions` (empty: every region), oldest first, with
+    the case's current department, status and resolve deadline (the dispatcher's 延期审批 list)."""
+    requests = _extension_requests(_db(db), "1")
+    return _rows(
+        client,
+        f"""SELECT q.*, c.region_code AS region_code, c.status AS case_status, c.department AS case_department,
+                   c.resolve_due_at AS resolve_due_at
+            FROM ({requests}) AS q
+            INNER JOIN (SELECT case_id, region_code, prefecture_code, status, department, resolve_due_at
+                        FROM {_db(db)}.cases FINAL
+                        WHERE case_id IN (SELECT case_id FROM {_db(db)}.commands
+                                          WHERE type = 'case.request_extension')) AS c ON c.case_id = q.case_id
+            WHERE q.state = 'pending'
+              AND (empty({{r:Array(String)}}) OR has({{r:Array(String)}}, c.region_code)
+                   OR has({{r:Array(String)}}, c.prefecture_code))
+            ORDER BY q.requested_at, q.request_id LIMIT {{n:UInt32}}""",
+        {"r": list(regions), "n": limit},
+    )
+
+
+QUERIES.update(extension_requests_of=extension_requests_of, pending_extensions=pending_extensions)

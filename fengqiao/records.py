@@ -98,8 +98,40 @@ class RevealCommand(CommandBase):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class ExtensionRequestCommand(CommandBase):
+    """Workflow record: a department asks for more time on a case (申请延期); only a dispatcher's
+    approval sends the contract's `case.extended`. `extensions_before` is the case's extension count
+    when asked, so an approval after the case was extended again is refused as stale."""
+
+    type: Literal["case.request_extension"]
+    case_id: CaseId
+    department: str = Field(min_length=1, max_length=100)
+    days: int = Field(ge=1, le=30)  # as `case.extended.days`
+    reason: str = Field(min_length=1, max_length=200)  # as `case.extended.reason`
+    extensions_before: int = Field(0, ge=0)
+
+
+class ExtensionDecisionCommand(CommandBase):
+    """Workflow record: a dispatcher's decision on one extension request (延期审批); a rejection says why.
+    An approval names the `case.extended` event it sent."""
+
+    type: Literal["case.decide_extension"]
+    case_id: CaseId
+    request_id: UUID
+    approved: bool
+    reason: str = Field("", max_length=200)
+    event_id: UUID | None = None
+
+    @model_validator(mode="after")
+    def _rejection_says_why(self) -> "ExtensionDecisionCommand":
+        if not self.approved and not self.reason.strip():
+            raise ValueError("a rejected extension request needs a reason / 驳回延期申请须填写理由")
+        return self
+
+
 Command = Annotated[
-    Union[AcknowledgeCommand, SilenceCommand, EscalateCommand, RevealCommand],
+    Union[AcknowledgeCommand, SilenceCommand, EscalateCommand, RevealCommand, ExtensionRequestCommand,
+          ExtensionDecisionCommand],
     Field(discriminator="type"),
 ]
 
@@ -139,6 +171,7 @@ class CaseSnapshot(Record):
     calendar_estimated: bool = False
     return_count: int = 0
     reopen_count: int = 0
+    extension_count: int = 0  # extensions granted (the policy limits them: `lifecycle._extended`)
     escalation_level: int = 0
     first_rating: str = ""
     last_rating: str = ""

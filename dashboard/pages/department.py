@@ -2,9 +2,10 @@
 
 The department's open cases, nearest deadline first, with live countdowns (the server's clock,
 refreshed every few seconds: `queries.department_cases`, the domain's phase and pending targets);
-sign, reply (result, resolved yes/no), ask for an extension (days, reason), return with a reason:
-each a contract event through `dashboard.desk_actions` (the gateway's authorization for the user's
-departments and region, audited refusals, acks=all). A case's timeline, its masked contact and the
+sign, reply (result, resolved yes/no), return with a reason: each a contract event through
+`dashboard.desk_actions` (the gateway's authorization for the user's departments and region, audited
+refusals, acks=all); ask for an extension (days, reason): a request the dispatcher approves or rejects
+(`dashboard.extensions`), its state shown on the case. A case's timeline, its masked contact and the
 audited reveal (as on the console). The early warnings (hotspot 未诉先办, class case 类案) the
 routing rules send to this department (`fengqiao.domain.routing`), to acknowledge.
 
@@ -20,7 +21,7 @@ import time as clock
 import streamlit as st
 
 from dashboard import alert_view as av
-from dashboard import auth, commands, desk_actions, desk_ui, queries, ui
+from dashboard import auth, commands, desk_actions, desk_ui, extensions, queries, ui
 from dashboard import console_session as cs
 from dashboard import repeat_view
 from dashboard.runtime import ensure_schema, ensure_sink, settings
@@ -67,6 +68,7 @@ def board(user: auth.User) -> None:
         st.markdown(f"**选中 {case['case_id']} · {desk_ui.STATUS_ZH.get(case['status'], case['status'])}** · "
                     f"{_countdown(case)} · 时限 {ui.fmt_time(case['due_at'])} · {case['topic']} · {case['department']}"
                     + (f" · {_sent_label(sent[case['case_id']])}" if case["case_id"] in sent else ""))
+        _extension_state(case["case_id"])
     st.subheader(f"预警 Early warnings（{len(warnings)}）")
     if warnings:
         st.dataframe([{"告警": w["alert_id"], "类型": ui.KIND_ZH.get(w["kind"], w["kind"]),
@@ -77,6 +79,18 @@ def board(user: auth.User) -> None:
                      hide_index=True, key="dept_warn_table")
     else:
         st.caption("暂无分送本单位的预警 No early warning routed to this department")
+
+
+def _extension_state(case_id: str) -> None:
+    """The department's extension requests on this case: 待审批 / 已批准 / 已驳回：理由 (newest first)."""
+    try:
+        asked = [extensions.ExtensionRequest.of(r) for r in queries.fetch(S, "extension_requests_of", [case_id])]
+    except Exception as exc:  # noqa: BLE001 - the list above is shown; say what is missing
+        st.caption(f"延期申请状态暂不可用 Extension requests unavailable: {type(exc).__name__}")
+        return
+    if asked:
+        st.markdown("延期申请 Extension requests：" + "；".join(
+            f"{r.label}（{ui.fmt_time(r.requested_at)} 申请：{scrub_text(r.reason)}）" for r in asked[:3]))
 
 
 def _regions(user: auth.User) -> list[str]:
@@ -96,6 +110,16 @@ def _send(event_type: str, case: dict, payload: dict) -> None:
         sent = dict(st.session_state.get(SENT, {}))
         sent[case["case_id"]] = (done.event.event_type, clock.time())
         st.session_state[SENT] = sent
+    st.rerun()
+
+
+def _request_extension(case: dict, days: int, reason: str) -> None:
+    """申请延期: a request the dispatcher decides (`extensions.request`: checked again server-side)."""
+    done = desk_ui.attempt(S, lambda user: extensions.request(S, user, case["case_id"], days, reason),
+                           lambda cmd: f"已提交延期申请 {days} 天，等待派单员审批 / Extension request sent for "
+                                       f"{case['case_id']} · {cmd.command_id}")
+    if done is not None:
+        st.session_state[SENT] = {**st.session_state.get(SENT, {}), case["case_id"]: (done.type, clock.time())}
     st.rerun()
 
 
@@ -146,9 +170,8 @@ def actions(user: auth.User) -> None:
             if st.form_submit_button("申请延期 Extend"):
                 if not reason.strip():
                     _refuse("请填写延期原因 A reason is required")
-                else:  # the department's head approves its own request: the contract names who (approved_by)
-                    _send("case.extended", case, {"days": int(days), "reason": reason.strip(),
-                                                  "approved_by": user.name})
+                else:  # a request: the dispatcher approves it (approved_by) or rejects it with a reason
+                    _request_extension(case, int(days), reason.strip())
         with st.form("return", enter_to_submit=False):
             reason = st.text_input("退回原因 Reason", key="ret_reason")
             if st.form_submit_button("退回 Return"):

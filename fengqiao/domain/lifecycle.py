@@ -509,7 +509,7 @@ def snapshot(state: CaseState) -> CaseSnapshot:
         sign_due_at=state.sign.due if state.sign else None,
         resolve_due_at=state.resolve.due if state.resolve else None,
         calendar_estimated=state.calendar_estimated, return_count=state.return_count,
-        reopen_count=state.reopen_count, escalation_level=state.escalations,
+        reopen_count=state.reopen_count, extension_count=state.extension_count, escalation_level=state.escalations,
         first_rating=state.first_rating, last_rating=state.last_rating,
         signed_on_time=state.sign.on_time if state.sign else None, resolved_on_time=state.resolved_on_time,
         resolved_online=state.resolved_online, merged_into=state.merged_into, updated_at=state.updated_at,

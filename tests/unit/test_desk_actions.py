@@ -68,7 +68,7 @@ def test_roles_are_limited_to_their_desk_actions() -> None:
 
 def test_bad_input_is_refused_by_the_contract_in_both_languages() -> None:
     with pytest.raises(ValueError, match="输入无效 Invalid input"):
-        desk_actions.act(None, DEPT, "case.extended", "C-1", {"days": 99, "reason": "x", "approved_by": "y"},  # type: ignore[arg-type]
+        desk_actions.act(None, DISPATCHER, "case.extended", "C-1", {"days": 99, "reason": "x", "approved_by": "y"},  # type: ignore[arg-type]
                          cases=lambda _: case(status="signed"))
 
 
