@@ -5,6 +5,8 @@ The demo department user (dept_changan, created by the wall in its demo users fi
 300 alerts arrive it signs the case with the nearest deadline and replies to it; the worker applies
 both (the desk's events went through the gateway's authorization with the worker's case view), and
 the desk shows 办理中 and then the case gone from the open list, each within seconds; F5 keeps the login.
+It asks for an extension of the other case (申请延期: shown 待审批); the dispatcher approves it on its desk
+and the worker applies the extension.
 A department of another region (same department name, scope 正定县) sees none of these cases (the
 server-side refusal of its actions: tests/integration/test_department_desk.py).
 """
@@ -106,6 +108,23 @@ def test_department_signs_and_replies_and_sees_it_within_seconds(desk: dict, bro
     _wait_text(browser, "承办单位工作台 · 长安区劳动保障所", timeout=30)
     assert "承办单位工作台登录" not in browser.find_element("tag name", "body").text
     marks["F5"] = time.time() - t0
+
+    # 申请延期 → 延期审批: the department asks for 5 more days on D1, the dispatcher approves it
+    _element(browser, 'input[aria-label="延期原因 Reason"]').send_keys("需调取用工台账")
+    time.sleep(1)
+    _click(browser, _button(browser, "申请延期 Extend"))
+    _wait_text(browser, "已提交延期申请 5 天", timeout=45)
+    _wait_text(browser, "延期 5 天 · 待审批", timeout=30)  # the request, as the store has it, on the case
+    _click(browser, _button(browser, "退出 Log out"))
+    desk_login(browser, url, "/dispatch", "派单工作台", "dispatcher", "dispatch123")
+    _wait_text(browser, "延期审批 · 1 件待审批", "选中延期申请 D1", timeout=60)
+    _click(browser, _button(browser, "批准延期 Approve"))
+    _wait_text(browser, "已批准延期 5 天（案件 D1）", timeout=45)
+    deadline = time.time() + 30
+    while time.time() < deadline and (view("D1") or {}).get("extension_count") != 1:
+        time.sleep(0.5)
+    assert (view("D1") or {}).get("extension_count") == 1  # the worker applied the dispatcher's case.extended
+    marks["extension requested and approved"] = time.time() - t0
 
     # a department of another region (正定县) claiming the same department name sees none of it
     from dashboard import auth
