@@ -100,8 +100,12 @@ def approve(settings: Settings, user: User, request_id: str, case_id: str, cases
         desk_actions.refuse(settings, user, denial, event_type=DECIDE, case_id=case_id)
     done = desk_actions.act(settings, user, "case.extended", case_id,
                             {"days": req.days, "reason": req.reason, "approved_by": user.name}, cases=lambda _: case)
-    record = commands.issue(settings, user, DECIDE, case_id=case_id, request_id=request_id, approved=True,
-                            event_id=str(done.event.event_id))
+    try:
+        record = commands.issue(settings, user, DECIDE, case_id=case_id, request_id=request_id, approved=True,
+                                event_id=str(done.event.event_id))
+    except commands.NotRecorded as exc:  # the extension stands; a second approval is refused as stale (_stale)
+        raise commands.NotRecorded(f"延期已生效（事件 {done.event.event_id}），但审批记录未写入 / Extension applied, "
+                                   f"decision record not acknowledged: {exc}") from exc
     return done, record
 
 
