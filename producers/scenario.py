@@ -17,6 +17,8 @@ as fast as it can, `run_simulator` paces it against the wall clock.
   → [dissatisfied: re-opened → assigned → signed → replied → …] → archived;
   consult cases: received → resolved_online; duplicates: received → merged.
   An event the lifecycle refuses is never sent (`rejected` counts them: 0).
+* Returns (假性整改): a share (`repeat_share`) of the citizens whose case was answered as resolved
+  petition again on the same topic within 30 days: the repeat detector's matter.
 * Surges: now and then one topic in one county gets a burst of similar
   petitions (for the hotspot and class-case detectors).
 """
@@ -63,6 +65,7 @@ class Scenario:
         emit_merges: bool = True,
         surge_every: float | None = None,
         duplicate_share: float = 0.05,
+        repeat_share: float = 0.03,
         curve: bool = True,
         policy: Policy | None = None,
         calendar: WorkCalendar | None = None,
@@ -83,6 +86,8 @@ class Scenario:
         self.seal = seal
         self.emit_merges = emit_merges
         self.duplicate_share = duplicate_share
+        self.repeat_share = repeat_share
+        self._returns = random.Random(f"{seed}|returns")  # its own draws: the other cases' stories do not move
         self.curve = curve
         self.policy = policy or load_policy()
         self.calendar = calendar or load_calendar()
@@ -286,7 +291,17 @@ class Scenario:
             gen.close()
             return None
         self._schedule_next(t, (case, gen))
+        if etype == "case.replied" and payload.get("resolved") is True:
+            self._maybe_return(t, case)
         return ev
+
+    def _maybe_return(self, t: float, case: SimCase) -> None:
+        """假性整改: now and then the citizen of a case answered as resolved petitions again on the
+        same topic in the same county within 30 days (the repeat detector's matter)."""
+        r = self._returns
+        if case.citizen and case.dup_of is None and not case.surge and r.random() < self.repeat_share:
+            self._push(t + r.uniform(2 * DAY, 25 * DAY) / self.speed, "arrive",
+                       {"region_code": case.region_code, "topic": case.topic, "citizen": case.citizen})
 
     def _accept(self, t: float, case: SimCase, ev: Envelope) -> bool:
         """Apply `ev` to the case's lifecycle state; an event the lifecycle refuses is a

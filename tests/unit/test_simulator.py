@@ -159,3 +159,36 @@ def test_surge_one_topic_one_county() -> None:
     assert max(buckets.values()) >= 12
     quiet = [e for e in generate_events(9, 1500, rate=2.0, surge_every=10**9) if e.event_type == "petition.received"]
     assert max(Counter((e.region_code, e.payload.topic) for e in quiet).values()) < 8
+
+
+def test_some_citizens_come_back_after_a_resolved_answer_and_the_domain_flags_them_as_repeats() -> None:
+    """假性整改 in the demo: the domain's own detector (fengqiao.domain.repeat over the lifecycle's
+    snapshots) finds the simulator's returns, each within 30 days of the earlier conclusion."""
+    from fengqiao.domain import repeat as rp
+    from fengqiao.domain.calendar import load_calendar
+    from fengqiao.domain.lifecycle import apply, snapshot
+
+    events = generate_events(7, 12000, speed=1000, rate=0.5, policy=DEMO, dispatch_within=300)
+    cal, states, books, found = load_calendar(), {}, {}, []
+
+    def feed(keys: list, add: object) -> None:
+        for k in keys:
+            book, new = add(books.get(k) or rp.Book(k))  # type: ignore[operator]
+            books[k] = book
+            found.extend(new)
+
+    keys_of: dict[str, list] = {}
+    for ev in events:
+        states[ev.case_id] = apply(states.get(ev.case_id), ev, DEMO, cal)
+        if ev.event_type == "petition.received":
+            citizen = ev.payload.citizen
+            keys_of[ev.case_id] = rp.match_keys(citizen.phone_hash if citizen else None, None, ev.payload.topic)
+            pet = rp.Petition(case_id=ev.case_id, received_at=ev.occurred_at, region_code=ev.region_code)
+            feed(keys_of[ev.case_id], lambda b, p=pet: b.add_petition(p))
+        conclusion = rp.conclusion_of(snapshot(states[ev.case_id]))
+        if conclusion is not None:
+            feed(keys_of.get(ev.case_id, []), lambda b, c=conclusion: b.add_conclusion(c))
+    repeats = rp.attributed(found)
+    received = sum(ev.event_type == "petition.received" for ev in events)
+    assert len(repeats) >= 3 and len(repeats) / received < 0.05, (len(repeats), received)  # 3 % of resolved answers
+    assert all(r.received_at - r.concluded_at <= timedelta(days=30) for r in repeats.values())
