@@ -80,7 +80,8 @@ def command(settings: Settings, port: int, host: str) -> list[str]:
             "--server.port", str(port), "--server.address", host,
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--client.toolbarMode", "minimal", "--client.showErrorDetails", "none",  # never a traceback
-            "--global.developmentMode", "false"]
+            "--global.developmentMode", "false",
+            "--server.enableStaticServing", "true"]  # dashboard/static/kiosk.html: the wall for weeks on a screen
     for key, val in THEME.items():
         args += [f"--{key}", val]
     return args

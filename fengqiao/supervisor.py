@@ -149,7 +149,8 @@ def run_up(settings: Settings, *, wall_port: int, rate: float, speed: float, wor
             print(f"started {c.name:<9} pid={c.proc.pid if c.proc else '?'} log={c.log}", flush=True)
         url = f"http://{settings.wall.host}:{wall_port}/"
         if _wait_http(url + "_stcore/health", 120, wall):
-            print(f"\n  指挥中心大屏 / the wall:  {url}\n  (Ctrl-C 停止全部 / stops everything)\n", flush=True)
+            print(f"\n  指挥中心大屏 / the wall:  {url}\n  长期上墙 / on a screen for weeks:  {url.rstrip('/')}"
+                  f"/app/static/kiosk.html\n  (Ctrl-C 停止全部 / stops everything)\n", flush=True)
         else:
             print(f"error: the wall did not come up; see {wall.log}", file=sys.stderr, flush=True)
             return 1
