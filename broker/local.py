@@ -360,7 +360,10 @@ def _launch(java: str, libs: Path, data_dir: Path, props: Path, port: int, contr
     log_file = data_dir / "broker.log"
     if log_file.exists():
         log_file.replace(data_dir / "broker.log.1")  # keep the previous run's log
-    cmd = [java, f"-Xmx{heap}", "-Xms128m", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    # the whole heap committed and touched at start, as Kafka's own start script sizes it (Xms = Xmx): the
+    # broker's memory is its size from the first minute instead of a slope over hours (issue 13's soak)
+    cmd = [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+AlwaysPreTouch", "-server", "-XX:+UseG1GC",
+           "-XX:MaxGCPauseMillis=20",
            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
            "-Djava.awt.headless=true", "-Dlog4j2.shutdownHookEnabled=false",
            f"-Dlog4j2.configurationFile={_LOG4J}",
