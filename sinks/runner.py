@@ -39,6 +39,29 @@ GC_THRESHOLDS = (50_000, 20, 100)  # `fengqiao sink`: fewer cyclic GC passes ove
 CLEANUP_SECONDS = 60.0  # how often closed cases are dropped from `open_cases`
 
 
+class _Rejoin:
+    """A fresh sink that got no partition `after` seconds after subscribing joins its group again
+    (at most `tries` times). A group leader that assigns before its metadata has every topic hands
+    out nothing (kafka-python's range assignor), and the rebalance that follows was seen to leave
+    a fresh sink with no partition for minutes: the wall then showed nothing."""
+
+    def __init__(self, subscribe: Any, after: float = 20.0, tries: int = 3) -> None:
+        self._subscribe, self.after, self.tries = subscribe, after, tries
+        self.assigned, self.since = False, time.monotonic()
+
+    def subscribe(self) -> None:
+        self._subscribe()
+        self.since = time.monotonic()
+
+    def check(self, consumer: Any) -> None:
+        if self.assigned or self.tries <= 0 or time.monotonic() - self.since < self.after or consumer.assignment():
+            return
+        self.tries -= 1
+        log.warning("sink: no partition %.0f s after joining the group; joining again", self.after)
+        consumer.unsubscribe()
+        self.subscribe()
+
+
 def topic_kinds(settings: Settings) -> dict[str, str]:
     """Topic name → mapper kind (see `sinks.rows.MAPPERS`)."""
     t = settings.topics
@@ -252,11 +275,13 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
 
         def on_partitions_assigned(self, assigned: Any) -> None:
             if assigned:
+                rejoin.assigned = True
                 log.info("sink assigned %d partitions", len(assigned))
                 if ready is not None:
                     ready.set()
 
-    consumer.subscribe(topics=sorted(kinds), listener=Listener())
+    rejoin = _Rejoin(lambda: consumer.subscribe(topics=sorted(kinds), listener=Listener()))
+    rejoin.subscribe()
     mappers = {name: MAPPERS[kind] for name, kind in kinds.items()}
     mappers[settings.topics.events] = partial(MAPPERS["events"], pii_key=reveal(settings.pii_key))
     commands_topic, command_key = settings.topics.commands, reveal(settings.command_key)
@@ -285,6 +310,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
                     if records:
                         SINK.consumed(tp.topic, tp.partition, records[-1].offset)
             sink.flush_due()
+            rejoin.check(consumer)
             SINK.sample(consumer)
             health_file(sink.health)
             cleanup()

@@ -55,7 +55,8 @@ def test_simulator_paced_stops_on_signal(kafka_bootstrap: str) -> None:
     s = fresh_settings(kafka_bootstrap)
     stop = threading.Event()
     threading.Timer(2.0, stop.set).start()
-    summary = run_simulator(s, rate=20, seed=4, speed=60, duration=30, stop=stop)
+    # no daily curve: at night in Shanghai it thins 20 petitions/s to a few (the test failed by the hour)
+    summary = run_simulator(s, rate=20, seed=4, speed=60, duration=30, stop=stop, curve=False)
     assert 1.5 < summary["seconds"] < 10
     assert summary["events"] > 5
     assert len(read_topic(s, s.topics.events)) == summary["events"]
