@@ -134,7 +134,11 @@ def _button(driver: Any, label: str, timeout: float = 40) -> Any:
             except Exception:  # re-rendered under our feet: look again
                 pass
         if time.time() > deadline:
-            raise AssertionError(f"no button {label!r}")
+            try:
+                text = driver.find_element("tag name", "body").text[:1500]
+            except Exception:  # noqa: BLE001 - the page itself is gone: say so
+                text = "(no page)"
+            raise AssertionError(f"no button {label!r} in page text:\n{text}")
         time.sleep(0.3)
 
 

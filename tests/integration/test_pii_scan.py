@@ -47,11 +47,23 @@ CLEAR_VALUES = ["13812345678", "13912345678", "13712345678", "13612345678", "135
                 ID_A, ID_X, "张三丰"]
 
 
+def _plausible(found: str) -> bool:
+    """A phone, or an 18-character ID number with a birth date and its check digit: a run of digits in a
+    binary file (RocksDB splits keys such as a case id's digits by prefix) is not an ID number."""
+    if len(found) != 18 or not found[:17].isdigit():
+        return True
+    try:
+        born = datetime.strptime(found[6:14], "%Y%m%d")
+    except ValueError:
+        return False
+    return born.year >= 1900 and privacy.id_check_digit(found[:17]) == found[17].upper()
+
+
 def clear_numbers(text: str) -> list[str]:
     t = text.translate(_WIDE)
     t = _TOKEN.sub(lambda m: m.group(0) if not re.search(r"[A-Za-z]", m.group(0)) else " ", t)  # digits only: kept
     t = _JOIN.sub("", t)
-    found = _CLEAR.findall(t)
+    found = [f for f in _CLEAR.findall(t) if _plausible(f)]
     return found + [v for v in CLEAR_VALUES if re.search(rf"(?<![\d.]){v}(?!\d)", t)]
 
 
@@ -61,6 +73,7 @@ def test_scanner_finds_what_it_should() -> None:
     assert not clear_numbers("138****5678 130102********1234 38.13812345678 " + privacy.phone_hash("1", "k"))
     assert not clear_numbers('"actor":{"id":"c-d19182811357f7c5"}')  # a keyed-hash prefix
     assert clear_numbers("tel13812345678") and clear_numbers("phone13812345678")
+    assert clear_numbers(f"身份证{ID_A}") and not clear_numbers("\x19S212612020045300000\x08")  # a split case id
 
 
 def petitions(now: datetime) -> list[dict[str, Any]]:
