@@ -194,6 +194,40 @@ def _metric(url: str, name: str, label: str = "") -> float | None:
     return sum(vals) if vals else None
 
 
+# What the parts hold by their own accounting, from their /metrics: (name, which endpoint, metric, label,
+# divisor, unit). With the RSS it tells a native cache filling (RocksDB, chDB) from Python objects piling up.
+INSIDE = (("worker RocksDB memtables", "worker", "fengqiao_streams_rocksdb_bytes", 'kind="memtables"', 1 << 20, "MB"),
+          ("worker RocksDB block cache", "worker", "fengqiao_streams_rocksdb_bytes", 'kind="block_cache"', 1 << 20, "MB"),
+          ("worker RocksDB index+filter", "worker", "fengqiao_streams_rocksdb_bytes", 'kind="table_readers"', 1 << 20,
+           "MB"),
+          ("worker Python blocks", "worker", "fengqiao_streams_python_allocated_blocks", "", 1000, "k"),
+          ("wall chDB MemoryTracking", "wall", "fengqiao_store_memory_bytes", 'metric="MemoryTracking"', 1 << 20, "MB"),
+          ("wall chDB mark cache", "wall", "fengqiao_store_memory_bytes", 'metric="MarkCacheBytes"', 1 << 20, "MB"),
+          ("wall chDB primary index", "wall", "fengqiao_store_memory_bytes", 'metric="PrimaryIndexCacheBytes"', 1 << 20,
+           "MB"),
+          ("wall chDB query conditions", "wall", "fengqiao_store_memory_bytes", 'metric="QueryConditionCacheBytes"',
+           1 << 20, "MB"),
+          ("wall chDB compiled expressions", "wall", "fengqiao_store_memory_bytes",
+           'metric="CompiledExpressionCacheBytes"', 1 << 20, "MB"),
+          ("wall Python blocks", "wall", "fengqiao_sink_python_allocated_blocks", "", 1000, "k"))
+
+
+def inside(urls: dict[str, str]) -> dict[str, float]:
+    texts: dict[str, str] = {}
+    for part, url in urls.items():
+        try:
+            texts[part] = urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError:
+            texts[part] = ""
+    out = {}
+    for name, part, metric, label, div, _ in INSIDE:
+        vals = [float(line.rsplit(" ", 1)[1]) for line in texts[part].splitlines()
+                if line.startswith(metric) and label in line and not line.startswith("#")]
+        if vals:
+            out[name] = sum(vals) / div
+    return out
+
+
 # ---------------------------------------------------------------- the browser
 @dataclass
 class Watch:
@@ -299,6 +333,8 @@ def main() -> int:
                           start_new_session=True)
     driver = None
     metrics = f"http://127.0.0.1:{env['FENGQIAO_WALL__METRICS_PORT']}/metrics"
+    urls = {"wall": metrics, "worker": f"http://127.0.0.1:{env['FENGQIAO_STREAMS__WEB_PORT']}/metrics/"}
+    held: dict[str, list[tuple[float, float]]] = {}
     rss: dict[str, list[tuple[float, float]]] = {}
     rates: list[float] = []  # events/s landed between two samples
     pids: dict[str, set[str]] = {}
@@ -333,10 +369,15 @@ def main() -> int:
                 ev_s = (rows - last_rows) / max(1e-3, time.monotonic() - last_t)
                 last_rows, last_t = rows, time.monotonic()
                 rates.append(ev_s)
+            for name, value in inside(urls).items():
+                held.setdefault(name, []).append((now, value))
             line = " ".join(f"{k.split(' ')[0]}={v[-1][1]:.0f}" for k, v in rss.items())
             print(f"[{now / 60:5.1f} min] RSS MB: {line} | events landed {ev_s:.0f}/s (total "
                   f"{(rows or 0) - rows0:.0f}), sink lag {lag if lag is not None else '?'}, wall updates "
                   f"{len(watch.gaps)}, load {_load()}", flush=True)
+            if held:
+                print("           held: " + ", ".join(f"{n.split(' ', 1)[1]} ({n.split(' ')[0]}) {v[-1][1]:.1f}"
+                                                      for n, v in held.items() if v[-1][0] == now), flush=True)
             if up.poll() is not None:
                 print("fengqiao up exited early:\n" + log.read_text("utf-8", "replace")[-3000:])
                 code = 1
@@ -347,6 +388,7 @@ def main() -> int:
         watch.drain()
         watch.load(url, "end")
         report(args, rss, pids, watch, warm_s, (last_rows - rows0) / max(1.0, last_t - t0), rates[1:])
+        report_inside(held, warm_s)
         restarts = log.read_text("utf-8", "replace").count("restarted ")
         print(f"children restarted by fengqiao up during the run: {restarts}")
         if any(f is not None and abs(f.slope) > args.flat_mb_per_hour
@@ -401,6 +443,22 @@ def report(args: argparse.Namespace, rss: dict[str, list[tuple[float, float]]], 
           + f"; watcher re-installed after a page reload {watch.reinstalls} times")
     print("full page load until every tile shows: " + ", ".join(
         f"{w} {s:.1f} s" if s != float("inf") else f"{w}: not every tile within 180 s" for w, s in watch.loads))
+
+
+
+def report_inside(held: dict[str, list[tuple[float, float]]], warm_s: float) -> None:
+    """The same fit over what the parts report they hold (MB, or thousands of Python blocks)."""
+    if not held:
+        return
+    units = {name: unit for name, *_, unit in INSIDE}
+    print("held by the parts' own accounting (their /metrics), slope per hour after the warm-up:")
+    for name, samples in held.items():
+        f = fit([x for x in samples if x[0] >= warm_s])
+        half = fit([x for x in samples if x[0] >= samples[-1][0] / 2])
+        u = units.get(name, "")
+        print(f"  {name:<38} {samples[0][1]:9.1f} {samples[-1][1]:8.1f} {u:>2}  slope "
+              + (f"{f.slope:8.1f} ± {f.half_ci:.1f} {u}/h, 2nd half {half.slope if half else float('nan'):.1f}"
+                 if f else "-"))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from fengqiao.process import malloc_env
 from fengqiao.settings import ExposureRefused, Settings, exposure_problem, is_loopback
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -115,7 +116,7 @@ def serve(settings: Settings, port: int | None = None, host: str | None = None) 
     if created:
         print(f"demo users created 已创建演示账号: {users_path(settings.data_dir)} "
               f"({', '.join(f'{u}/{pw}' for u, (_, _, pw) in DEMO_USERS.items())})", flush=True)
-    env = {**os.environ, **settings_env(settings)}
+    env = malloc_env({**os.environ, **settings_env(settings)})  # chDB's and Streamlit's threads
     env.setdefault("PYTHONPATH", str(APP.parent.parent))
     print(f"wall 大屏: http://{host}:{port}/", flush=True)
     argv = command(settings, port, host)

@@ -227,16 +227,20 @@ def streams(
     web_port: Optional[int] = typer.Option(None, help="Faust web port (health, lag, case view)"),
 ) -> None:
     """Run the Faust worker: case table, SLA timers, alerts, rolling counts."""
+    from fengqiao.process import cap_malloc_arenas
     from streams.main import run_worker
 
+    cap_malloc_arenas()  # RocksDB's threads
     run_worker(_settings(), workdir=workdir, web_port=web_port)
 
 
 @app.command()
 def sink() -> None:
     """Consume the topics and write batches to ClickHouse (owns the chDB store)."""
+    from fengqiao.process import cap_malloc_arenas
     from sinks.runner import run_sink_forever
 
+    cap_malloc_arenas()  # chDB's threads
     run_sink_forever(_settings())
 
 

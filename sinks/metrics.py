@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from fengqiao.prom import log_metrics
+from fengqiao.prom import heap_metrics, log_metrics
 
 log = logging.getLogger("fengqiao.sink")
 INSERT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -28,6 +28,12 @@ INSERT_SECONDS = Histogram("fengqiao_sink_insert_seconds", "one batch insert int
                            buckets=INSERT_BUCKETS)
 ROWS = Counter("fengqiao_sink_rows", "rows inserted into ClickHouse", ["table"])
 LAG_SAMPLE_SECONDS = 2.0
+STORE_SAMPLE_SECONDS = 30.0
+# What the store holds in memory (its own accounting, in `system.metrics`): in embedded mode it is
+# part of this process's RSS, so a soak can tell chDB's caches from the Python side.
+STORE_MEMORY = ("MemoryTracking", "MarkCacheBytes", "PrimaryIndexCacheBytes", "UncompressedCacheBytes",
+                "QueryConditionCacheBytes", "CompiledExpressionCacheBytes", "QueryCacheBytes", "PageCacheBytes")
+STORE_MEMORY_SQL = "SELECT metric, value FROM system.metrics WHERE metric IN {names:Array(String)}"
 
 
 class _SinkCollector(Collector):
@@ -38,6 +44,8 @@ class _SinkCollector(Collector):
         self.lag: dict[tuple[str, int], int] = {}
         self.read: dict[tuple[str, int], int] = {}
         self.sampled = 0.0
+        self.store: dict[str, float] = {}
+        self.store_sampled = 0.0
         self.lock = threading.Lock()
 
     def collect(self) -> Iterator[Any]:
@@ -53,7 +61,14 @@ class _SinkCollector(Collector):
             for (topic, part), n in sorted(self.lag.items()):
                 lag.add_metric([topic, str(part)], n)
         yield lag
+        if self.store:
+            mem = GaugeMetricFamily("fengqiao_store_memory_bytes", "the ClickHouse store's memory by its own "
+                                    "accounting (system.metrics)", labels=["metric"])
+            for name, value in sorted(self.store.items()):
+                mem.add_metric([name], value)
+            yield mem
         yield from log_metrics("sink")
+        yield from heap_metrics("sink")
 
     def watch(self, stats: Any) -> None:
         self.stats = stats
@@ -77,6 +92,21 @@ class _SinkCollector(Collector):
                 out[(tp.topic, tp.partition)] = max(0, int(hw) - (last + 1 if last is not None else 0))
         with self.lock:
             self.lag = out
+
+
+    def sample_store(self, client: Any, lock: Any) -> None:
+        """Every 30 s, from the sink's thread (it holds the client): the store's memory figures."""
+        now = time.monotonic()
+        if now - self.store_sampled < STORE_SAMPLE_SECONDS:
+            return
+        self.store_sampled = now
+        try:
+            with lock:
+                rows = client.query(STORE_MEMORY_SQL, parameters={"names": list(STORE_MEMORY)}).result_rows
+        except Exception as exc:  # noqa: BLE001 - a figure for operators: the store's own outage is reported elsewhere
+            log.debug("store memory not sampled: %s", exc)
+            return
+        self.store = {str(name): float(value) for name, value in rows}
 
 
 SINK = _SinkCollector()

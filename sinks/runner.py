@@ -312,6 +312,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
             sink.flush_due()
             rejoin.check(consumer)
             SINK.sample(consumer)
+            SINK.sample_store(client, store_lock())
             health_file(sink.health)
             cleanup()
             t = time.monotonic()

@@ -15,6 +15,13 @@ from typing import Any
 
 from fengqiao.settings import Settings
 
+# chDB starts with a server's cache sizes (5 GB of marks, 5 GB of primary index, 128 MB of compiled
+# expressions, 100 MB of query conditions), which fill over days of a wall's queries inside the wall's
+# own process; embedded, they get a laptop's share. A server's caches are the server's configuration.
+EMBEDDED_CACHES = {"mark_cache_size": 64 << 20, "primary_index_cache_size": 32 << 20,
+                   "index_mark_cache_size": 16 << 20, "compiled_expression_cache_size": 16 << 20,
+                   "query_condition_cache_size": 16 << 20}
+
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
@@ -33,7 +40,7 @@ def get_client(settings: Settings) -> Any:
         if client is None:
             if url.startswith("chdb://"):
                 Path(url[len("chdb://"):]).mkdir(parents=True, exist_ok=True)
-                client = clickhouse_connect.get_client(dsn=url)
+                client = clickhouse_connect.get_client(dsn=url, chdb_options=dict(EMBEDDED_CACHES))
             else:  # on a cluster an insert returns once the shards wrote it (the sink commits after), and
                 # the wall's `IN (SELECT … FROM <distributed>)` subqueries run once, globally (several shards)
                 extra = ({"distributed_foreground_insert": 1, "distributed_product_mode": "global"}

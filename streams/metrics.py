@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from fengqiao.prom import log_metrics, render
+from fengqiao.prom import heap_metrics, log_metrics, render
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
@@ -36,6 +36,25 @@ def consumer_lag(app: Any) -> dict[tuple[str, int], int]:
             continue
         pos = consumer._read_offset.get(tp)  # noqa: SLF001 - last offset read by the streams
         out[(tp.topic, tp.partition)] = max(0, int(hw) - int((pos if pos is not None else -1) + 1))
+    return out
+
+
+# RocksDB's own accounting, summed over every table partition this worker has open: memtables
+# (written, not yet flushed), block cache, and the index and filter blocks of its files.
+ROCKSDB_MEMORY = {"memtables": "rocksdb.size-all-mem-tables", "block_cache": "rocksdb.block-cache-usage",
+                  "table_readers": "rocksdb.estimate-table-readers-mem"}
+
+
+def rocksdb_memory(app: Any) -> dict[str, int]:
+    """Bytes per kind over the open RocksDB databases (none with the memory:// store)."""
+    out = dict.fromkeys(ROCKSDB_MEMORY, 0)
+    out["databases"] = 0
+    for table in list(app.tables.values()):
+        dbs = getattr(table.data, "_dbs", None)  # noqa: SLF001 - faust's rocksdb Store: one DB per partition
+        for db in list((dbs or {}).values()):
+            out["databases"] += 1
+            for kind, prop in ROCKSDB_MEMORY.items():
+                out[kind] += int(db.property_int_value(prop) or 0)
     return out
 
 
@@ -60,7 +79,20 @@ class _Runtime(Collector):
         for (topic, part), n in lags.items():
             lag.add_metric([topic, str(part)], n)
         yield lag
+        try:
+            mem = rocksdb_memory(rt.app)
+        except Exception:  # noqa: BLE001 - a table being closed by a rebalance: no sample this scrape
+            mem = {}
+        if mem:
+            yield GaugeMetricFamily("fengqiao_streams_rocksdb_databases", "RocksDB databases open",
+                                    value=mem.pop("databases"))
+            rocks = GaugeMetricFamily("fengqiao_streams_rocksdb_bytes", "RocksDB memory by its own accounting",
+                                      labels=["kind"])
+            for kind, n in mem.items():
+                rocks.add_metric([kind], n)
+            yield rocks
         yield from log_metrics("streams")
+        yield from heap_metrics("streams")
 
 
 class WorkerMetrics:

@@ -16,12 +16,16 @@ from fengqiao.settings import Settings
 
 
 # faust opens one RocksDB per table partition with 3 x 64 MB memtables and a 2 GB block cache
-# each (12 databases with 4 partitions): memory grew with the backlog, not with the cases.
-# These bound a database to ~14 MB (two 4 MB memtables, 4 + 2 MB of block cache), ~170 MB for
-# 12: reads that miss the cache are served by the OS page cache, which is not the worker's
-# memory. (Ignored by the memory:// store.)
-ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 1024 * 1024, "max_write_buffer_number": 2,
-                   "block_cache_size": 4 * 1024 * 1024, "block_cache_compressed_size": 2 * 1024 * 1024}
+# each (6 tables x 4 partitions here): memory grew with the backlog, not with the cases. A database's
+# memory is its memtables (filled by writes, freed at a flush) plus its block cache (filled by reads);
+# both fill at the speed of the table's traffic, so a quiet table with large memtables grows for hours
+# before its first flush. The case table (every event writes it, every event reads it) gets 2 x 1 MB
+# memtables and a 4 MB cache; the quieter tables 2 x 256 KB and 512 KB: ~45 MB for the worker at most
+# (~290 MB with 4 MB for every one). Reads that miss the cache are served by the OS page cache, which is
+# not the worker's memory. `fengqiao_streams_rocksdb_bytes` on the worker's /metrics shows the figures.
+# (Ignored by the memory:// store; rocksdict has no compressed block cache.)
+CASES_ROCKSDB_OPTIONS = {"write_buffer_size": 1 << 20, "max_write_buffer_number": 2, "block_cache_size": 4 << 20}
+ROCKSDB_OPTIONS = {"write_buffer_size": 256 << 10, "max_write_buffer_number": 2, "block_cache_size": 512 << 10}
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,10 @@ def declare(app: faust.App, settings: Settings, topic_configs: dict[str, str] | 
     """`topic_configs`: extra configs of the changelog topics (e.g. `min.insync.replicas`)."""
     n = settings.topics.partitions
 
-    def table(name: str, value_type: type | None = None) -> faust.Table:
+    def table(name: str, value_type: type | None = None, options: dict[str, int] = ROCKSDB_OPTIONS) -> faust.Table:
         # str keys use the raw codec; a fresh options dict per table (faust pops keys from it)
         return app.Table(name, default=None, partitions=n, key_type=str, value_type=value_type,
-                         options=dict(ROCKSDB_OPTIONS), extra_topic_configs=dict(topic_configs or {}))
+                         options=dict(options), extra_topic_configs=dict(topic_configs or {}))
 
-    return StreamTables(cases=table("cases", bytes), alert_owner=table("alert-owner"), early=table("early"))
+    return StreamTables(cases=table("cases", bytes, CASES_ROCKSDB_OPTIONS), alert_owner=table("alert-owner"),
+                        early=table("early"))

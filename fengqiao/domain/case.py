@@ -182,6 +182,9 @@ class CaseRules:
             p = ev.payload
             outs.append(EarlyWarningItem(new.case_id, new.region_code, new.topic, new.received_at or ev.occurred_at,
                                          f"{p.title} {p.content}"[:EARLY_TEXT_MAX]))
+        else:  # stages that fell due before this event happened and were not raised (the worker was down,
+            # or the event came between two ticks): raised now, late, before the event ends them
+            outs += self._raise_due(r, min(now, ev.occurred_at), now)
         outs += self._resolve_met(r, new, now)
         r.state = new
         outs += self._run_due(r, now)
@@ -232,22 +235,31 @@ class CaseRules:
                 outs.append(AlertChanged(new.alert))
         return outs
 
+    def _raise_due(self, r: CaseRecord, at: datetime, now: datetime,
+                   stages: list[Any] | None = None) -> list[Output]:
+        """Raise, stamped `now`, the record's SLA stages due by `at` and not raised yet: each target's
+        latest one; the earlier ones are superseded (their keys spent, never raised)."""
+        state, slots = r.state, r.alerts
+        if stages is None:
+            stages = sla.pending_stages(state, self.policy, self.cal) if state.status in OPEN else []
+        outs: list[Output] = []
+        due = [s for s in stages if s.at <= at and s.dedup_key not in slots]
+        current = {s.target: s for s in due}  # time-ordered: the last due stage of each target is current
+        for s in due:
+            if current[s.target] is not s:
+                slots[s.dedup_key] = al.superseded(s)
+                continue
+            slot = al.raise_sla(s, state.case_id, state.region_code, state.department, now, self.renotify)
+            slots[s.dedup_key] = slot
+            assert slot.alert is not None
+            outs.append(AlertChanged(slot.alert))
+            outs.append(AlertIndexEntry(slot.alert.alert_id, "case", state.case_id))
+        return outs
+
     def _run_due(self, r: CaseRecord, now: datetime) -> list[Output]:
         state, slots = r.state, r.alerts
-        outs: list[Output] = []
         stages = sla.pending_stages(state, self.policy, self.cal) if state.status in OPEN else []
-        if stages:
-            due = [s for s in stages if s.at <= now and s.dedup_key not in slots]
-            current = {s.target: s for s in due}  # time-ordered: the last due stage of each target is current
-            for s in due:
-                if current[s.target] is not s:
-                    slots[s.dedup_key] = al.superseded(s)
-                    continue
-                slot = al.raise_sla(s, state.case_id, state.region_code, state.department, now, self.renotify)
-                slots[s.dedup_key] = slot
-                assert slot.alert is not None
-                outs.append(AlertChanged(slot.alert))
-                outs.append(AlertIndexEntry(slot.alert.alert_id, "case", state.case_id))
+        outs = self._raise_due(r, now, now, stages)
         for dk, slot in list(slots.items()):
             new = al.due(slot, now, self.renotify)
             if new is not None and new.alert is not None:

@@ -29,7 +29,7 @@ from broker import cluster
 from broker.topics import Replication, ensure_project_topics
 from fengqiao.contract import Envelope
 from fengqiao.domain.calendar import load_calendar
-from fengqiao.domain.lifecycle import CaseState, LifecycleError, apply
+from fengqiao.domain.lifecycle import OPEN, CaseState, LifecycleError, apply
 from fengqiao.domain.policy import load_policy
 from fengqiao.domain import sla
 from fengqiao.settings import Settings, SinkSettings, StreamsSettings, Topics
@@ -140,6 +140,34 @@ def _replayed(events: list[Envelope], policy: Any, cal: Any) -> CaseState | None
         except LifecycleError:
             continue
     return state
+
+
+def owed_stages(events: list[Envelope], acked_at: dict[str, datetime], policy: Any, cal: Any, now: datetime,
+                margin_s: float = 2.0) -> list[Any]:
+    """Every SLA stage the worker owes the case, replayed event by event: after each event, the
+    stages of the state it made that fell due before the next applied event could end them (its
+    `occurred_at` or its acknowledgement, whichever came first: the worker raises a stage due before
+    an event's instant when it applies the event, fengqiao/domain/case.py), and the last state's up
+    to `now`. Stages within `margin_s` of that boundary may go either way and are left out."""
+    state: CaseState | None = None
+    owed: list[Any] = []
+
+    def close(upto: datetime) -> None:
+        if state is not None and state.status in OPEN:
+            owed.extend(p for p in sla.pending_stages(state, policy, cal) if p.at <= upto - timedelta(seconds=margin_s))
+
+    for ev in events:
+        try:
+            new = apply(state, ev, policy, cal)
+        except LifecycleError:
+            continue
+        if new is state:  # a duplicate event_id: nothing changes
+            continue
+        acked = acked_at.get(str(ev.event_id), ev.occurred_at)
+        close(min(ev.occurred_at, acked))
+        state = new
+    close(now)
+    return owed
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[dict[str, Any]]:
@@ -527,16 +555,19 @@ class Rig:
         now = datetime.now(TZ) - timedelta(seconds=5)
         windows = [(f.start_wall, f.end_wall or now, f) for f in self.faults]
         # a worker that finds several stages of one target due at once raises the latest only (the
-        # others are superseded, fengqiao/domain/case.py): each target with a stage due during a fault
-        # must have one of its due stages raised
+        # others are superseded, fengqiao/domain/case.py): for each target with a stage due during a
+        # fault, that stage or a later one of the same target must be raised
+        acked_at = {k: v for ld in loads for k, v in ld.acked_at.items()}
+        owed: dict[tuple[str, str, int], dict[str, Any]] = {}
+        for cid, evs in by_case.items():
+            for p in owed_stages(evs, acked_at, policy, cal, now):
+                owed.setdefault((p.case_id, p.target, p.round), {})[p.dedup_key] = p
         due: dict[tuple[str, str, int], list[Any]] = {}
-        for st in states.values():
-            if st is None:
-                continue
-            for p in sla.pending_stages(st, policy, cal):
-                if p.at <= now:
-                    due.setdefault((p.case_id, p.target, p.round), []).append(p)
-        due = {k: v for k, v in due.items() if any(a <= p.at <= b for p in v for a, b, _ in windows)}
+        for k, stages in owed.items():
+            in_fault = [p for p in stages.values() if any(a <= p.at <= b for a, b, _ in windows)]
+            if in_fault:
+                first = min(p.at for p in in_fault)
+                due[k] = sorted((p for p in stages.values() if p.at >= first), key=lambda p: p.at)
         missing = sorted(":".join(map(str, k)) for k, v in due.items() if not any(p.dedup_key in firsts for p in v))
         late = [(raised[p.dedup_key] - p.at).total_seconds() for v in due.values() for p in v if p.dedup_key in raised]
         # late by at most the outage: each stage due in a fault's window, against that fault's outage

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from fengqiao.contract import Envelope
+from fengqiao.vocab import TZ
 
 
 class Load(threading.Thread):
@@ -22,6 +24,7 @@ class Load(threading.Thread):
         super().__init__(name="load", daemon=True)
         self.bootstrap, self.topic, self.events, self.rate = bootstrap, topic, events, rate
         self.acked: dict[str, Envelope] = {}
+        self.acked_at: dict[str, datetime] = {}  # when the acknowledgement came (the worker can't apply it before)
         self.failed: list[str] = []
         self.sent = 0
         self.stop = threading.Event()
@@ -30,6 +33,7 @@ class Load(threading.Thread):
     def _ok(self, ev: Envelope, _meta: Any) -> None:
         with self._lock:
             self.acked[str(ev.event_id)] = ev
+            self.acked_at[str(ev.event_id)] = datetime.now(TZ)
 
     def _fail(self, ev: Envelope, exc: BaseException) -> None:
         with self._lock:
@@ -70,6 +74,7 @@ class GatewayLoad(threading.Thread):
         super().__init__(name="gateway-load", daemon=True)
         self.url, self.key, self.events, self.rate, self.batch = url.rstrip("/") + "/v1/events", key, events, rate, batch
         self.acked: dict[str, Envelope] = {}
+        self.acked_at: dict[str, datetime] = {}
         self.derived: set[str] = set()
         self.failed: list[str] = []  # never acknowledged: given up after `give_up_s`
         self.sent = 0
@@ -104,9 +109,10 @@ class GatewayLoad(threading.Thread):
                         self.in_flight.clear()
                     if r is not None and r.status_code == 202:
                         self.posts_ok += 1
-                        byid = {str(e.event_id): e for e in chunk}
+                        byid, at = {str(e.event_id): e for e in chunk}, datetime.now(TZ)
                         for a in r.json()["events"]:
                             self.acked[a["event_id"]] = byid[a["event_id"]]
+                            self.acked_at[a["event_id"]] = at
                             if a.get("merged_into"):
                                 self.derived.add(str(event_id_for(a["case_id"], f"merged:{a['event_id']}")))
                         break

@@ -147,6 +147,8 @@ def test_2000_events_land_exactly_once_with_region_counts(settings_factory: Call
     inserts = ("fengqiao_sink_insert_seconds_count", (("table", "events"),))
     assert after[inserts] - before.get(inserts, 0) >= 1
     assert after[("fengqiao_sink_messages_total", ())] == 2000  # this sink's own count
+    assert after[("fengqiao_store_memory_bytes", (("metric", "MemoryTracking"),))] > 0  # chDB's own accounting
+    assert ("fengqiao_store_memory_bytes", (("metric", "MarkCacheBytes"),)) in after
     # no redelivery happened here, so not even unmerged physical duplicates exist
     assert query(s, f"SELECT count(), uniqExact(event_id) FROM {db}.events")[0] == (2000, 2000)
     produced_ids = {json.loads(v)["event_id"] for _, v in msgs}

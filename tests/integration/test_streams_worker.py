@@ -157,6 +157,10 @@ def test_case_table_snapshots_region_counts_dlq_and_case_view(settings_factory: 
         assert m[("fengqiao_streams_dead_letters_total", ())] == 3
         lags = {k: v for k, v in m.items() if k[0] == "fengqiao_streams_consumer_lag"}
         assert (("partition", "0"), ("topic", settings.topics.events)) in {k[1] for k in lags}
+        # the worker's memory by RocksDB's own accounting: 400 cases written, so the case table's memtables hold some
+        assert m[("fengqiao_streams_rocksdb_databases", ())] >= 6
+        assert m[("fengqiao_streams_rocksdb_bytes", (("kind", "memtables"),))] > 0
+        assert m[("fengqiao_streams_python_allocated_blocks", ())] > 0
     finally:
         assert w.stop() == 0  # SIGTERM: clean shutdown
 

@@ -162,3 +162,31 @@ def test_a_returned_case_waits_for_the_dispatcher_a_received_one_is_placed(rules
     assert rec is not None and rec.state.status == "returned" and not [o for o in outs if isinstance(o, EventToEmit)]
     later = rules.on_tick(rec, T0 + timedelta(days=3))
     assert not [o for o in later.outputs if isinstance(o, EventToEmit)]
+
+
+def test_a_stage_due_before_a_late_applied_event_is_raised_once_then_resolved(rules: CaseRules) -> None:
+    """The worker was down from before the sign target's overdue stage (30 min) until after the
+    department signed at 31 min: applying the sign raises the overdue stage (late, stamped now) and
+    resolves it; the earlier stages are superseded. Signed at 29 min: only the warning (24) was due."""
+    at = T0.isoformat()
+    for signed_at, raised in ((31, ["overdue"]), (29, ["warning"])):
+        rec, _ = rules.on_event(None, received("C7", at, urgency="urgent"), 0, T0)
+        rec, _ = rules.on_event(rec, assigned("C7", at), 0, T0)
+        now = T0 + 40 * MIN
+        sign_ev = signed("C7", (T0 + signed_at * MIN).isoformat())
+        rec, outs = rules.on_event(rec, sign_ev, 0, now)
+        assert rec is not None and not rec.overdue
+        sign = [a for a in alerts_of(outs) if a.target == "sign"]
+        assert [(a.stage, a.state, a.version) for a in sign] == [(s, st, v) for s in raised
+                                                                 for st, v in (("firing", 1), ("resolved", 2))]
+        assert all(a.raised_at == now for a in sign)
+        _, outs2 = rules.on_event(rec, sign_ev, 0, now)  # redelivered after a restart
+        assert alerts_of(outs2) == []
+
+
+def test_an_event_before_a_stage_raises_nothing_late(rules: CaseRules) -> None:
+    at = T0.isoformat()
+    rec, _ = rules.on_event(None, received("C8", at, urgency="urgent"), 0, T0)
+    rec, _ = rules.on_event(rec, assigned("C8", at), 0, T0)
+    rec, outs = rules.on_event(rec, signed("C8", (T0 + 10 * MIN).isoformat()), 0, T0 + 40 * MIN)  # came late
+    assert [a for a in alerts_of(outs) if a.target == "sign"] == []
