@@ -201,6 +201,8 @@ INSIDE = (("worker RocksDB memtables", "worker", "fengqiao_streams_rocksdb_bytes
           ("worker RocksDB index+filter", "worker", "fengqiao_streams_rocksdb_bytes", 'kind="table_readers"', 1 << 20,
            "MB"),
           ("worker Python blocks", "worker", "fengqiao_streams_python_allocated_blocks", "", 1000, "k"),
+          ("worker similar petitions", "worker", "fengqiao_streams_similar_petitions", "", 1000, "k"),
+          ("worker similar capacity", "worker", "fengqiao_streams_similar_capacity", "", 1000, "k"),
           ("wall chDB MemoryTracking", "wall", "fengqiao_store_memory_bytes", 'metric="MemoryTracking"', 1 << 20, "MB"),
           ("wall chDB mark cache", "wall", "fengqiao_store_memory_bytes", 'metric="MarkCacheBytes"', 1 << 20, "MB"),
           ("wall chDB primary index", "wall", "fengqiao_store_memory_bytes", 'metric="PrimaryIndexCacheBytes"', 1 << 20,
@@ -308,6 +310,8 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=SPEED, help="the simulator's time compression (up's default is 60; at 1,000 cases end within minutes)")
     ap.add_argument("--keep", action="store_true", help="keep the data folder (logs) afterwards")
     args = ap.parse_args()
+    # a run in the background has SIGINT ignored: SIGTERM stops it the same way (everything it started, cleanly)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not (Path(CHROMEDRIVER).exists() and shutil.which("chromium")):
         print("chromium / chromium-driver not installed (apt-get install chromium chromium-driver)")
         return 2

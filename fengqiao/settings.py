@@ -52,6 +52,10 @@ class SinkSettings(BaseModel):
     group_id: str = "fengqiao-sink"
     batch_rows: int = Field(default=5000, ge=1)
     batch_seconds: float = Field(default=1.0, gt=0)
+    # rows' keys remembered to skip a repeat in this process (a re-read after a rebalance, a batch
+    # posted again): ~250 bytes each, so 100,000 hold ~25 MB and about 5 minutes of a 300 rows/s
+    # stream; older repeats are merged by the store (ReplacingMergeTree, FINAL)
+    recent_keys: int = Field(default=100_000, ge=1000)
     metrics_port: int = 9465  # `fengqiao sink`'s Prometheus /metrics (prometheus_client's server)
 
 

@@ -171,7 +171,7 @@ class BatchingSink:
         batch_rows: int,
         batch_seconds: float,
         stop: threading.Event | None = None,
-        recent_keys: int = 500_000,
+        recent_keys: int = 100_000,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

@@ -255,6 +255,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
         send_dead=dead,
         batch_rows=settings.sink.batch_rows,
         batch_seconds=settings.sink.batch_seconds,
+        recent_keys=settings.sink.recent_keys,
         stop=stop,
         pii_key=reveal(settings.pii_key),
         is_transient=is_transient,

@@ -8,6 +8,7 @@ routed from the alert-index agent, and hand escalations.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -17,6 +18,7 @@ from fengqiao.contract import ContractError, parse_event
 from fengqiao.domain.alerts import AlertCommand
 from fengqiao.domain.case import Escalation, Step
 from fengqiao.domain.lifecycle import LifecycleError
+from fengqiao.vocab import TZ
 
 from streams.casework import contribution, serialise
 from streams.stats import all_prefectures
@@ -32,6 +34,9 @@ def register(rt: Any) -> None:
 
     async def handle_event(message: Any, value: bytes) -> None:
         now = rt.clock()
+        # stages may be raised up to the instant this event was produced: what came before is applied,
+        # what comes after may end them (the clock raises the rest once the input is read to the end)
+        upto = datetime.fromtimestamp(message.timestamp, TZ) if message.timestamp else now
         try:
             ev = parse_event(value)
         except ContractError as exc:
@@ -39,7 +44,7 @@ def register(rt: Any) -> None:
             return
         old = tables.case(ev.case_id)
         try:
-            rec, outs = rt.logic.on_event(old, ev, message.partition, now)
+            rec, outs = rt.logic.on_event(old, ev, message.partition, now, upto)
         except LifecycleError as exc:
             await rt.dead_letter(value, f"lifecycle: {exc}", message)
             return
@@ -68,7 +73,7 @@ def register(rt: Any) -> None:
             return
         kind = op.get("op")
         if kind == "tick":
-            step = rt.logic.on_tick(old, now)
+            step = rt.logic.on_tick(old, now, datetime.fromtimestamp(rt.watermark(message.partition), TZ))
         elif kind == "cmd":
             step = rt.logic.on_command(old, AlertCommand.from_json(op["cmd"]), now)
         elif kind == "escalate":
@@ -92,6 +97,7 @@ def register(rt: Any) -> None:
                 await rt.guarded(message, value, lambda: handle_op(message, event.key, value))
             else:
                 await rt.guarded(message, value, lambda: handle_event(message, value))
+                rt.note_applied(message.partition, message.offset, message.timestamp)  # dead letters too
 
     rt.agents["cases"] = case_agent
 
@@ -106,13 +112,15 @@ def register(rt: Any) -> None:
     @tables.cases.on_recover
     async def _recovered() -> None:
         rt.rebuild()
+        outs, rt.redeliveries = rt.redeliveries, []
+        await rt.publish(serialise(outs))
 
 
 async def fire_due(rt: Any) -> int:
     """Send a tick through case-ops for every case whose wake-up is due (only owned partitions are in the heap)."""
     if not rt.ready:
         return 0
-    due = rt.heap.pop_due(rt.clock().timestamp())
+    due = rt.heap.pop_due(rt.clock().timestamp(), until=rt.watermark)  # a partition behind waits for its input
     for case_id in due:
         await rt.send(rt.topics.case_ops, case_id.encode(), TICK)
     return len(due)

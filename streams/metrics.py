@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from fengqiao.prom import heap_metrics, log_metrics, render
+from streams.similarity import MAX_COMPARE
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
@@ -91,6 +92,12 @@ class _Runtime(Collector):
             for kind, n in mem.items():
                 rocks.add_metric([kind], n)
             yield rocks
+        rings = list(rt.ew.rings.values())
+        yield GaugeMetricFamily("fengqiao_streams_similar_petitions", "petitions held for the class-case "
+                                "comparison (a county's last 500: bounded, fills as counties reach 500)",
+                                value=sum(min(r.n, MAX_COMPARE) for r in rings))
+        yield GaugeMetricFamily("fengqiao_streams_similar_capacity", "what the counties seen so far can hold",
+                                value=len(rings) * MAX_COMPARE)
         yield from log_metrics("streams")
         yield from heap_metrics("streams")
 

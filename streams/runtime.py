@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -40,7 +40,15 @@ log = logging.getLogger("fengqiao.streams")
 Clock = Callable[[], datetime]
 Sender = Callable[[str, "bytes | None", bytes], Awaitable[None]]  # topic name, key, value
 Assigned = Callable[[str], "set[int]"]  # topic name -> partitions this worker owns
+# (topic, partition) -> (the broker's end offset, the last offset the consumer fetched), None when unknown
+InputEnds = Callable[[str, int], "tuple[int | None, int | None]"]
 Handler = Callable[[], Awaitable[None]]
+# outputs of a step leave after its table write and before its input's offset is committed: a worker
+# that dies in between loses them (the input is re-read, found applied, nothing sent). Its successor
+# sends again what changed this recently (far longer than a commit interval plus a producer flush).
+REDELIVER_WINDOW = timedelta(seconds=120)
+INPUT_GRACE = 3.0  # s after a rebuild before a partition never sought (nothing committed) counts as idle
+MARKERS, MARKERS_IDLE = 3, 2.0  # offsets past the last event that may be commit markers; s they stay put
 
 
 def wall_clock() -> datetime:
@@ -77,6 +85,21 @@ def assignor_partitions(app: faust.App) -> Assigned:
     return assigned
 
 
+def consumer_ends(app: faust.App) -> InputEnds:
+    from faust.types import TP
+
+    def ends(topic: str, partition: int) -> tuple[int | None, int | None]:
+        tp = TP(topic, partition)
+        try:
+            hw = app.consumer.highwater(tp)
+            fetched = app.consumer._read_offset.get(tp)  # noqa: SLF001 - the last offset handed to the streams
+        except Exception:  # noqa: BLE001 - no consumer or no assignment yet: unknown
+            return None, None
+        return (None if hw is None else int(hw)), (None if fetched is None else int(fetched))
+
+    return ends
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -87,6 +110,7 @@ class Runtime:
     clock: Clock
     sender: Sender
     assigned: Assigned
+    input_ends: InputEnds | None = None
     heap: TimerHeap = field(default_factory=TimerHeap)
     counts: dict[int, PartitionCounts] = field(default_factory=dict)
     totals: RegionTotals = field(default_factory=RegionTotals)
@@ -96,6 +120,11 @@ class Runtime:
     stats_published: int = 0
     events_applied: int = 0
     agents: dict[str, Any] = field(default_factory=dict)
+    redeliveries: list[Any] = field(default_factory=list)  # outputs to send again after a recovery (`rebuild`)
+    # events partition -> (offset, broker time) of the last event applied: how far the input has come
+    applied: dict[int, tuple[int, float]] = field(default_factory=dict)
+    ready_at: float = 0.0  # the clock's epoch seconds at the last rebuild
+    ends_seen: dict[int, tuple[int, float]] = field(default_factory=dict)  # partition -> (end offset, since)
     # owner kind -> the topic its alerts' commands are routed to (besides "case" and "region"): e.g. "beat"
     alert_owners: dict[str, Any] = field(default_factory=dict)
 
@@ -140,7 +169,41 @@ class Runtime:
 
     def schedule(self, case_id: str, rec: CaseRecord) -> None:
         w = rec.wake_at
-        self.heap.schedule(case_id, w.timestamp() if w is not None else None)
+        self.heap.schedule(case_id, w.timestamp() if w is not None else None, rec.partition)
+
+    def note_applied(self, partition: int, offset: int, timestamp: float | None) -> None:
+        """An event of `partition` at `offset` (produced at `timestamp`) was applied."""
+        self.applied[partition] = (offset, timestamp or self.clock().timestamp())
+
+    def watermark(self, partition: int | None) -> float:
+        """The latest instant (epoch s) up to which SLA stages of `partition`'s cases may be raised:
+        now once its input is applied to the end; else the time the last applied event was produced
+        (what was produced before it is applied; an event still waiting may end a stage due later),
+        and nothing before the first event after a rebuild is applied. The end may sit a few offsets
+        past the last event for good: a transaction's commit markers take offsets (the gateway writes
+        in transactions), so an end at most `MARKERS` past that stays put `MARKERS_IDLE` s is the end."""
+        now = self.clock().timestamp()
+        if partition is None or self.input_ends is None:
+            return now
+        end, fetched = self.input_ends(self.topics.events.get_topic_name(), partition)
+        if end is None:
+            return now
+        last = self.applied.get(partition)
+        if last is not None:
+            nxt, behind = last[0] + 1, min(now, last[1])
+            if fetched is not None and fetched > last[0]:
+                return behind  # handed to the stream, not applied yet
+        elif fetched is not None:
+            nxt, behind = fetched, 0.0  # sought to the committed offset, nothing applied since
+        else:  # never sought: no committed offset yet, or not started
+            return now if now - self.ready_at >= INPUT_GRACE else 0.0
+        if nxt >= end:
+            return now
+        seen = self.ends_seen.get(partition)
+        if seen is None or seen[0] != end:
+            self.ends_seen[partition] = (end, now)
+            return behind
+        return now if end - nxt <= MARKERS and now - seen[1] >= MARKERS_IDLE else behind
 
     def counts_for(self, partition: int) -> PartitionCounts:
         c = self.counts.get(partition)
@@ -152,28 +215,34 @@ class Runtime:
         """After a rebalance/recovery: heap and partition counts from this worker's table partitions."""
         mine = self.owned(self.topics.events.get_topic_name())
         self.heap.clear()
+        self.applied = {}  # how far each partition's input is applied: learnt again from the next events
         self.counts = {p: PartitionCounts() for p in mine}
         now = self.clock()
         floor = now.timestamp() - 25 * 3600
         n = 0
+        since = now - REDELIVER_WINDOW
+        self.redeliveries = []
         for case_id, rec in self.tables.case_items():
             if rec.partition not in mine:
                 continue
             n += 1
             self.schedule(case_id, rec)
+            self.redeliveries += self.logic.redeliver(rec, since, now)
             c = self.counts_for(rec.partition)
             c.change(None, contribution(rec))
             s = rec.state
             if s.received_at is not None and s.received_at.timestamp() >= floor:
                 c.add_intake(s.region_code, s.received_at, s.category, s.channel)
-        self.ready = True
-        log.info("streams: rebuilt %d cases, %d timers, partitions %s", n, len(self.heap), sorted(mine))
+        self.ready, self.ready_at = True, now.timestamp()
+        log.info("streams: rebuilt %d cases, %d timers, partitions %s; %d outputs of the last %d s to send again",
+                 n, len(self.heap), sorted(mine), len(self.redeliveries), REDELIVER_WINDOW.total_seconds())
 
 
 def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path | None = None,
                   web_port: int | None = None, store: str | None = None, route: Route | None = None,
                   renotify_seconds: float | None = None, sender: Sender | None = None,
-                  assigned: Assigned | None = None, replication: Replication | None = None) -> Runtime:
+                  assigned: Assigned | None = None, replication: Replication | None = None,
+                  input_ends: InputEnds | None = None) -> Runtime:
     """`replication`: what the topic creation chose (`broker.topics.ensure_project_topics`), so
     the topics faust creates itself (changelogs) get the same factor and min.insync.replicas."""
     rep = replication or Replication.from_settings(settings)
@@ -186,7 +255,8 @@ def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path |
                         auto_dispatch_after_seconds=s.auto_dispatch_after_seconds, route=route)
     rt = Runtime(settings, app, topics_mod.declare(app, settings, rep.topic_configs()),
                  tables_mod.declare(app, settings, rep.topic_configs()), logic, clock,
-                 sender or producer_sender(app), assigned or assignor_partitions(app))
+                 sender or producer_sender(app), assigned or assignor_partitions(app),
+                 input_ends or consumer_ends(app))
     from streams import agents_case, agents_repeat, agents_side, heartbeat, web
 
     agents_case.register(rt)

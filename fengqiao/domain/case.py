@@ -164,13 +164,20 @@ class CaseRules:
         self.renotify, self.auto_dispatch = renotify, auto_dispatch
         self.route = route or default_route
 
-    def on_event(self, rec: CaseRecord | None, ev: Any, partition: int, now: datetime) -> Step:
+    def on_event(self, rec: CaseRecord | None, ev: Any, partition: int, now: datetime,
+                 upto: datetime | None = None) -> Step:
         """Apply one contract event; raises the lifecycle's `LifecycleError` for a disallowed one.
+
+        `upto` (default `now`): the latest instant whose SLA stages may be raised and auto-dispatch
+        may act on. A worker behind its input passes the instant its input has reached (what was
+        produced before it is applied), so a stage is not raised while the event that ends it waits
+        in the backlog: stages between `upto` and `now` are raised by the clock once it gets there.
 
         A duplicate `event_id` changes nothing; it publishes the case's current snapshot again
         (same version: the read model keeps one). A worker killed after its table write reached
         the changelog but before the snapshot was sent re-reads the event as a duplicate on
         restart, and without this the case would never reach the read model."""
+        upto = now if upto is None or upto > now else upto
         old = rec.state if rec is not None else None
         new = apply(old, ev, self.policy, self.cal)
         if old is not None and new is old:
@@ -184,17 +191,18 @@ class CaseRules:
                                          f"{p.title} {p.content}"[:EARLY_TEXT_MAX]))
         else:  # stages that fell due before this event happened and were not raised (the worker was down,
             # or the event came between two ticks): raised now, late, before the event ends them
-            outs += self._raise_due(r, min(now, ev.occurred_at), now)
+            outs += self._raise_due(r, min(upto, ev.occurred_at), now)
         outs += self._resolve_met(r, new, now)
         r.state = new
-        outs += self._run_due(r, now)
+        outs += self._run_due(r, now, upto)
         return Step(r, outs)
 
-    def on_tick(self, rec: CaseRecord, now: datetime) -> Step:
-        """The clock reached the record's wake-up: due stages, re-notifications, silences, dispatch."""
+    def on_tick(self, rec: CaseRecord, now: datetime, upto: datetime | None = None) -> Step:
+        """The clock reached the record's wake-up: due stages, re-notifications, silences, dispatch
+        (`upto`: as in `on_event`)."""
         r = rec.copy()
         before = (r.wake_at, r.dispatched, r.overdue, r.dispatch_due)
-        outs = self._run_due(r, now)
+        outs = self._run_due(r, now, upto)
         if not outs and before == (r.wake_at, r.dispatched, r.overdue, r.dispatch_due):
             return NOTHING
         return Step(r, outs)
@@ -256,21 +264,24 @@ class CaseRules:
             outs.append(AlertIndexEntry(slot.alert.alert_id, "case", state.case_id))
         return outs
 
-    def _run_due(self, r: CaseRecord, now: datetime) -> list[Output]:
+    def _run_due(self, r: CaseRecord, now: datetime, upto: datetime | None = None) -> list[Output]:
+        """Stages due by `upto` (raised, stamped `now`), re-notifications and silences by `now` (the
+        wall clock's business), auto-dispatch by `upto`, then the next wake-up."""
+        upto = now if upto is None or upto > now else upto
         state, slots = r.state, r.alerts
         stages = sla.pending_stages(state, self.policy, self.cal) if state.status in OPEN else []
-        outs = self._raise_due(r, now, now, stages)
+        outs = self._raise_due(r, upto, now, stages)
         for dk, slot in list(slots.items()):
             new = al.due(slot, now, self.renotify)
             if new is not None and new.alert is not None:
                 slots[dk] = new
                 outs.append(AlertChanged(new.alert))
         if state.status in AUTO_DISPATCHED and (r.dispatch_due is None or r.dispatch_due.version != state.version):
-            base = max(state.updated_at, now) if state.updated_at else now
+            base = max(state.updated_at, upto) if state.updated_at else upto
             r.dispatch_due = DispatchDue(state.version, base + self.auto_dispatch)
-        outs += self._maybe_dispatch(r, now)
+        outs += self._maybe_dispatch(r, upto, now)
         r.overdue = any(s.overdue for s in slots.values())
-        self._set_wake(r, now, stages)
+        self._set_wake(r, upto, stages)
         return outs
 
     def _dispatch_at(self, r: CaseRecord) -> datetime | None:
@@ -284,16 +295,31 @@ class CaseRules:
             return None
         return dq.at
 
-    def _maybe_dispatch(self, r: CaseRecord, now: datetime) -> list[Output]:
+    def _maybe_dispatch(self, r: CaseRecord, upto: datetime, now: datetime) -> list[Output]:
         at = self._dispatch_at(r)
-        if at is None or at > now:
+        if at is None or at > upto:
             return []
-        state = r.state
-        r.dispatched = state.version
+        r.dispatched = r.state.version
+        return [self._dispatch_event(r.state, now)]
+
+    def _dispatch_event(self, state: CaseState, now: datetime) -> EventToEmit:
         department, level = self.route(state.category, state.topic, state.difficulty, state.region_code)
-        eid = str(uuid.uuid5(DISPATCH_NS, f"{state.case_id}:{state.version}"))
-        return [EventToEmit(eid, "case.assigned", state.case_id, now, state.region_code, "platform", "auto-dispatch",
-                            {"department": department, "level": level})]
+        eid = str(uuid.uuid5(DISPATCH_NS, f"{state.case_id}:{state.version}"))  # one id per state version
+        return EventToEmit(eid, "case.assigned", state.case_id, now, state.region_code, "platform", "auto-dispatch",
+                           {"department": department, "level": level})
+
+    def redeliver(self, rec: CaseRecord, since: datetime, now: datetime) -> list[Output]:
+        """What a worker that stopped right after writing `rec` may not have sent. Outputs leave after
+        the table write and before the input's offset is committed, so a restarted worker re-reads the
+        input, finds it applied and sends nothing: the raise of an SLA stage would be lost. Sent again on
+        recovery: the current version of every alert changed since `since`, and the auto-dispatch emitted
+        for the current state (its event id is fixed: a second copy is a duplicate the lifecycle drops).
+        Consumers keep one row per alert version, so a copy of what did arrive changes nothing."""
+        outs: list[Output] = [AlertChanged(s.alert) for s in rec.alerts.values()
+                              if s.alert is not None and s.alert.updated_at >= since]
+        if rec.dispatched == rec.state.version and rec.state.status in AUTO_DISPATCHED:
+            outs.append(self._dispatch_event(rec.state, now))
+        return outs
 
     def _set_wake(self, r: CaseRecord, now: datetime, stages: list[Any] | None = None) -> None:
         state, slots = r.state, r.alerts

@@ -20,9 +20,12 @@ class Load(threading.Thread):
     """Sends `events` at `rate`/s (acks=all, idempotent: order kept per partition through
     retries); `acked` is the ledger, event_id -> the event, in acknowledgement order."""
 
-    def __init__(self, bootstrap: str, topic: str, events: list[Envelope], rate: float) -> None:
+    def __init__(self, bootstrap: str, topic: str, events: list[Envelope], rate: float,
+                 offsets: list[float] | None = None) -> None:
+        """`offsets`: seconds after the start at which each event goes (else `i / rate`)."""
         super().__init__(name="load", daemon=True)
         self.bootstrap, self.topic, self.events, self.rate = bootstrap, topic, events, rate
+        self.offsets = offsets
         self.acked: dict[str, Envelope] = {}
         self.acked_at: dict[str, datetime] = {}  # when the acknowledgement came (the worker can't apply it before)
         self.failed: list[str] = []
@@ -49,7 +52,7 @@ class Load(threading.Thread):
             for i, ev in enumerate(self.events):
                 if self.stop.is_set():
                     break
-                ahead = t0 + i / self.rate - time.monotonic()
+                ahead = t0 + (self.offsets[i] if self.offsets else i / self.rate) - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
                 fut = p.send(self.topic, key=ev.key(), value=ev.to_json())

@@ -2,7 +2,8 @@
 
 On a 3-node cluster of its own, with a `fengqiao streams` worker and a `fengqiao sink` running,
 300 simulator events/s go in with acks=all while one broker is SIGKILLed and brought back and
-then the worker is SIGKILLed and restarted. Afterwards the ledger of acknowledged events is
+then the worker is SIGKILLed and restarted, just after a probe of 12 cases whose reminders fall
+due while no worker runs (half of them signed before the new worker is up). Afterwards the ledger of acknowledged events is
 checked: each is in ClickHouse exactly once, each case's events were applied, no alert was
 raised twice, and SLA stages due during a fault were raised once. How late they were is
 printed against due + the fault's outage + `SLACK_S` and against the worker's drain; the first
@@ -31,6 +32,7 @@ from tests.integration.fault_harness import Rig
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 LOAD_S = 15  # 4,500 events at 300/s: the worker (about 60-120 events/s here on 2 shared cores) drains after
 SLACK_S = 15.0
+PROBE_CASES = 12
 
 
 @pytest.fixture
@@ -52,9 +54,13 @@ def test_broker_and_worker_sigkill_under_load_lose_nothing_and_raise_once(rig: R
     load.start()
     time.sleep(3)
     broker = rig.kill_broker(load)
+    probe = rig.sla_probe(cases=PROBE_CASES)  # reminders due while no worker runs, half the cases signed before one is back
+    probe.start()
+    time.sleep(3)  # the worker applies the probe's assignments, then dies before their reminders
     worker_fault = rig.kill_worker()
+    probe.join(60)
     drained = rig.drain(load)
-    verdict = rig.verify(load, slack_s=SLACK_S)
+    verdict = rig.verify(load, probe, slack_s=SLACK_S)
     kept_up = drained <= SLACK_S
     print(f"\nfaults: cluster up in {started:.1f} s, sink in {sink_s:.1f} s; {load.sent} events sent at "
           f"{load.rate:.0f}/s, {len(load.failed)} not acknowledged; drained {drained:.1f} s after the load "
@@ -67,6 +73,7 @@ def test_broker_and_worker_sigkill_under_load_lose_nothing_and_raise_once(rig: R
     assert verdict.acked >= 0.99 * load.sent
     assert (verdict.lost, verdict.twice, verdict.forged) == ([], [], [])  # ClickHouse: exactly once
     assert verdict.alerts_twice == {} and verdict.due_missing == []
+    assert verdict.due_in_faults >= PROBE_CASES  # each probe case's sign target at least
     if kept_up:  # late by at most the outage
         assert verdict.late_over_outage == [], verdict.summary()
     if verdict.cases_wrong:  # seen in 2 of 2 runs, no dead letter: see /work/notes/G2.md (issue 13 finding)

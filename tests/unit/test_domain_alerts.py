@@ -190,3 +190,35 @@ def test_an_event_before_a_stage_raises_nothing_late(rules: CaseRules) -> None:
     rec, _ = rules.on_event(rec, assigned("C8", at), 0, T0)
     rec, outs = rules.on_event(rec, signed("C8", (T0 + 10 * MIN).isoformat()), 0, T0 + 40 * MIN)  # came late
     assert [a for a in alerts_of(outs) if a.target == "sign"] == []
+
+
+def test_a_successor_sends_again_what_changed_lately(rules: CaseRules) -> None:
+    """A worker killed after its table write, before its outputs left: the one that recovers the table
+    sends again the alerts changed since the window's start (their current version) and the
+    auto-dispatch of the current state, with the same event id (a copy is a duplicate downstream)."""
+    at = T0.isoformat()
+    rec, _ = rules.on_event(None, received("C9", at, urgency="urgent"), 0, T0)
+    rec, _ = rules.on_event(rec, assigned("C9", at), 0, T0)
+    rec, outs = rules.on_tick(rec, T0 + 15 * MIN)
+    reminder = alerts_of(outs)[0]
+    again = rules.redeliver(rec, T0 + 14 * MIN, T0 + 16 * MIN)
+    assert alerts_of(again) == [reminder]
+    assert rules.redeliver(rec, T0 + 16 * MIN, T0 + 16 * MIN) == []  # nothing changed since
+    fresh, _ = rules.on_event(None, received("C10", at), 0, T0)
+    fresh, outs = rules.on_tick(fresh, T0 + timedelta(hours=1))  # no one placed it: the platform does
+    sent = [o for o in outs if isinstance(o, EventToEmit)]
+    copy = [o for o in rules.redeliver(fresh, T0 + 2 * timedelta(hours=1), T0 + timedelta(hours=2))
+            if isinstance(o, EventToEmit)]
+    assert len(sent) == 1 and [c.event_id for c in copy] == [sent[0].event_id]
+
+
+def test_a_worker_behind_its_input_raises_nothing_past_it(rules: CaseRules) -> None:
+    """The assignment applied 40 min late, its input only as far as 10 min: no stage after 10 min is
+    raised (the signature waiting behind it may end them); the clock raises them once it gets there."""
+    at = T0.isoformat()
+    rec, _ = rules.on_event(None, received("C11", at, urgency="urgent"), 0, T0)
+    rec, outs = rules.on_event(rec, assigned("C11", at), 0, T0 + 40 * MIN, upto=T0 + 10 * MIN)
+    assert rec is not None and alerts_of(outs) == [] and rec.wake_at == T0 + 15 * MIN
+    rec, outs = rules.on_tick(rec, T0 + 41 * MIN, upto=T0 + 16 * MIN)
+    assert rec is not None and [a.stage for a in alerts_of(outs)] == ["reminder"]
+    assert all(a.raised_at == T0 + 41 * MIN for a in alerts_of(outs))  # stamped when raised

@@ -48,7 +48,7 @@ class Harness:
     """The runtime with what a test needs injected: the clock, a recorder for every message
     sent (by logical topic name), and ownership of all partitions."""
 
-    def __init__(self, auto_dispatch: float = 3600.0, renotify: float = 900.0):
+    def __init__(self, auto_dispatch: float = 3600.0, renotify: float = 900.0, input_ends: Any = None):
         self.clock = Clock(T0)
         settings = Settings(kafka_bootstrap="127.0.0.1:1", topics=Topics(partitions=4),
                             streams=StreamsSettings(app_id=f"t-{uuid.uuid4().hex[:6]}", store="memory://",
@@ -61,7 +61,7 @@ class Harness:
 
         self.rt = build_runtime(settings, clock=self.clock, store="memory://", renotify_seconds=renotify,
                                 route=lambda c, t, d, r: ("长安区某街道办", "township"), sender=record,
-                                assigned=lambda topic: set(range(4)))
+                                assigned=lambda topic: set(range(4)), input_ends=input_ends)
         self.rt.ready = True
         for name in ("events", "case_ops", "alerts", "stats", "cases", "dlq", "alert_index", "stat_parts", "early"):
             self.names[getattr(self.rt.topics, name).get_topic_name()] = name
@@ -246,3 +246,34 @@ def test_region_stats_count_by_event_time_and_sum_partitions() -> None:
         assert pref["region_level"] == "prefecture"
 
     run(go())
+
+
+def test_the_clock_waits_for_a_partition_whose_input_is_behind() -> None:
+    """Stages of a partition's cases are raised up to the time its last applied event was produced
+    while more waits (fetched, or on the broker); up to now once all is applied, or when the end stays
+    2 s at most 3 offsets past the last event (a transaction's commit markers); after a rebuild, a
+    partition sought to its end is idle, one sought before its end waits for its first event, one
+    never sought counts as idle after 3 s."""
+    ends: dict[int, tuple[int | None, int | None]] = {0: (50, None), 1: (7, 7), 2: (90, 40)}
+    h = Harness(input_ends=lambda topic, p: ends.get(p, (None, None)))
+    rt, now = h.rt, T0.timestamp()
+    rt.ready_at = now
+    assert (rt.watermark(0), rt.watermark(1), rt.watermark(2)) == (0.0, now, 0.0)
+    h.clock.now = T0 + timedelta(seconds=11)
+    assert (rt.watermark(0), rt.watermark(2)) == (now + 11, 0.0)  # 0 never sought: idle; 2 has 50 to apply
+    rt.note_applied(0, 9, now - 30)
+    ends[0] = (50, 20)
+    assert rt.watermark(0) == now - 30  # fetched up to 20, applied up to 9: as far as the last applied one
+    rt.note_applied(0, 49, now - 2)
+    assert rt.watermark(0) == now + 11  # read to the end
+    assert rt.watermark(None) == now + 11
+    rt.heap.schedule("A", now - 1, 0)  # after the last applied event of partition 0 (now - 2)
+    rt.heap.schedule("B", now - 10, 1)
+    ends[0] = (52, 49)
+    assert rt.heap.pop_due(now + 11, until=rt.watermark) == ["B"]  # partition 1 idle: B fires; A waits
+    h.clock.now = T0 + timedelta(seconds=14)
+    assert rt.heap.pop_due(now + 14, until=rt.watermark) == ["A"]  # the end stayed 2 past, nothing came: markers
+    ends[0] = (80, 49)
+    assert rt.watermark(0) == now - 2  # 30 more: behind until they are applied
+    h.clock.now = T0 + timedelta(seconds=30)
+    assert rt.watermark(0) == now - 2  # however long the end stays put
