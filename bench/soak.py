@@ -201,6 +201,8 @@ INSIDE = (("worker RocksDB memtables", "worker", "fengqiao_streams_rocksdb_bytes
           ("worker RocksDB index+filter", "worker", "fengqiao_streams_rocksdb_bytes", 'kind="table_readers"', 1 << 20,
            "MB"),
           ("worker Python blocks", "worker", "fengqiao_streams_python_allocated_blocks", "", 1000, "k"),
+          ("worker malloc in use", "worker", "fengqiao_streams_malloc_bytes", 'kind="in_use"', 1 << 20, "MB"),
+          ("worker malloc free", "worker", "fengqiao_streams_malloc_bytes", 'kind="free"', 1 << 20, "MB"),
           ("worker similar petitions", "worker", "fengqiao_streams_similar_petitions", "", 1000, "k"),
           ("worker similar capacity", "worker", "fengqiao_streams_similar_capacity", "", 1000, "k"),
           ("wall chDB MemoryTracking", "wall", "fengqiao_store_memory_bytes", 'metric="MemoryTracking"', 1 << 20, "MB"),
@@ -211,7 +213,9 @@ INSIDE = (("worker RocksDB memtables", "worker", "fengqiao_streams_rocksdb_bytes
            1 << 20, "MB"),
           ("wall chDB compiled expressions", "wall", "fengqiao_store_memory_bytes",
            'metric="CompiledExpressionCacheBytes"', 1 << 20, "MB"),
-          ("wall Python blocks", "wall", "fengqiao_sink_python_allocated_blocks", "", 1000, "k"))
+          ("wall Python blocks", "wall", "fengqiao_sink_python_allocated_blocks", "", 1000, "k"),
+          ("wall malloc in use", "wall", "fengqiao_sink_malloc_bytes", 'kind="in_use"', 1 << 20, "MB"),
+          ("wall malloc free", "wall", "fengqiao_sink_malloc_bytes", 'kind="free"', 1 << 20, "MB"))
 
 
 def inside(urls: dict[str, str]) -> dict[str, float]:

@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from fengqiao import logs
+from fengqiao import logs, process
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -25,10 +25,16 @@ def log_metrics(part: str) -> Iterator[Any]:
 
 
 def heap_metrics(part: str) -> Iterator[Any]:
-    """Blocks held by Python's allocator: grows with a leak of Python objects, not with caches of the
-    native parts (RocksDB, chDB), so with the process's RSS it tells the two apart."""
+    """Blocks held by Python's allocator (grows with a leak of Python objects, not with caches of the
+    native parts: RocksDB, chDB) and malloc's own figures (`process.malloc_bytes`): with the process's
+    RSS they tell apart objects piling up, memory malloc keeps, and memory outside malloc."""
     yield GaugeMetricFamily(f"fengqiao_{part}_python_allocated_blocks", "memory blocks allocated by Python",
                             value=sys.getallocatedblocks())
+    m = GaugeMetricFamily(f"fengqiao_{part}_malloc_bytes", "glibc malloc's accounting over all arenas",
+                          labels=["kind"])
+    for kind, n in process.malloc_bytes().items():
+        m.add_metric([kind], n)
+    yield m
 
 
 def render(registry: CollectorRegistry) -> bytes:

@@ -111,9 +111,7 @@ def register(rt: Any) -> None:
 
     @tables.cases.on_recover
     async def _recovered() -> None:
-        rt.rebuild()
-        outs, rt.redeliveries = rt.redeliveries, []
-        await rt.publish(serialise(outs))
+        await rt.publish(serialise(rt.rebuild()))
 
 
 async def fire_due(rt: Any) -> int:

@@ -19,25 +19,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from fengqiao.prom import heap_metrics, log_metrics, render
+from streams.offsets import consumer_lag
 from streams.similarity import MAX_COMPARE
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
-
-
-def consumer_lag(app: Any) -> dict[tuple[str, int], int]:
-    """Messages not yet read by the streams, per assigned partition (high-water minus position)."""
-    out: dict[tuple[str, int], int] = {}
-    consumer = app.consumer
-    for tp in sorted(consumer.assignment()):
-        try:
-            hw = consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - a partition being revoked: skip it this scrape
-            continue
-        if hw is None:
-            continue
-        pos = consumer._read_offset.get(tp)  # noqa: SLF001 - last offset read by the streams
-        out[(tp.topic, tp.partition)] = max(0, int(hw) - int((pos if pos is not None else -1) + 1))
-    return out
 
 
 # RocksDB's own accounting, summed over every table partition this worker has open: memtables

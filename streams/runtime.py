@@ -33,6 +33,7 @@ from streams import tables as tables_mod
 from streams import topics as topics_mod
 from streams.casework import Out, Route, build_rules, contribution
 from streams.early_warning import EarlyWarning
+from streams.offsets import InputEnds, consumer_ends
 from streams.stats import PartitionCounts, RegionTotals
 from streams.timers import TimerHeap
 
@@ -40,8 +41,6 @@ log = logging.getLogger("fengqiao.streams")
 Clock = Callable[[], datetime]
 Sender = Callable[[str, "bytes | None", bytes], Awaitable[None]]  # topic name, key, value
 Assigned = Callable[[str], "set[int]"]  # topic name -> partitions this worker owns
-# (topic, partition) -> (the broker's end offset, the last offset the consumer fetched), None when unknown
-InputEnds = Callable[[str, int], "tuple[int | None, int | None]"]
 Handler = Callable[[], Awaitable[None]]
 # outputs of a step leave after its table write and before its input's offset is committed: a worker
 # that dies in between loses them (the input is re-read, found applied, nothing sent). Its successor
@@ -85,21 +84,6 @@ def assignor_partitions(app: faust.App) -> Assigned:
     return assigned
 
 
-def consumer_ends(app: faust.App) -> InputEnds:
-    from faust.types import TP
-
-    def ends(topic: str, partition: int) -> tuple[int | None, int | None]:
-        tp = TP(topic, partition)
-        try:
-            hw = app.consumer.highwater(tp)
-            fetched = app.consumer._read_offset.get(tp)  # noqa: SLF001 - the last offset handed to the streams
-        except Exception:  # noqa: BLE001 - no consumer or no assignment yet: unknown
-            return None, None
-        return (None if hw is None else int(hw)), (None if fetched is None else int(fetched))
-
-    return ends
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -120,7 +104,6 @@ class Runtime:
     stats_published: int = 0
     events_applied: int = 0
     agents: dict[str, Any] = field(default_factory=dict)
-    redeliveries: list[Any] = field(default_factory=list)  # outputs to send again after a recovery (`rebuild`)
     # events partition -> (offset, broker time) of the last event applied: how far the input has come
     applied: dict[int, tuple[int, float]] = field(default_factory=dict)
     ready_at: float = 0.0  # the clock's epoch seconds at the last rebuild
@@ -211,23 +194,25 @@ class Runtime:
             c = self.counts[partition] = PartitionCounts()
         return c
 
-    def rebuild(self) -> None:
-        """After a rebalance/recovery: heap and partition counts from this worker's table partitions."""
+    def rebuild(self) -> list[Any]:
+        """After a rebalance/recovery: heap and partition counts from this worker's table partitions.
+        Returns the outputs to send again: what changed in the last `REDELIVER_WINDOW` (see there)."""
         mine = self.owned(self.topics.events.get_topic_name())
         self.heap.clear()
         self.applied = {}  # how far each partition's input is applied: learnt again from the next events
+        self.ends_seen = {}
         self.counts = {p: PartitionCounts() for p in mine}
         now = self.clock()
         floor = now.timestamp() - 25 * 3600
         n = 0
         since = now - REDELIVER_WINDOW
-        self.redeliveries = []
+        again: list[Any] = []
         for case_id, rec in self.tables.case_items():
             if rec.partition not in mine:
                 continue
             n += 1
             self.schedule(case_id, rec)
-            self.redeliveries += self.logic.redeliver(rec, since, now)
+            again += self.logic.redeliver(rec, since, now)
             c = self.counts_for(rec.partition)
             c.change(None, contribution(rec))
             s = rec.state
@@ -235,7 +220,8 @@ class Runtime:
                 c.add_intake(s.region_code, s.received_at, s.category, s.channel)
         self.ready, self.ready_at = True, now.timestamp()
         log.info("streams: rebuilt %d cases, %d timers, partitions %s; %d outputs of the last %d s to send again",
-                 n, len(self.heap), sorted(mine), len(self.redeliveries), REDELIVER_WINDOW.total_seconds())
+                 n, len(self.heap), sorted(mine), len(again), REDELIVER_WINDOW.total_seconds())
+        return again
 
 
 def build_runtime(settings: Settings, clock: Clock = wall_clock, workdir: Path | None = None,

@@ -42,17 +42,23 @@ class TimerHeap:
 
     def pop_due(self, now: float, limit: int = 10000,
                 until: Callable[[int | None], float] | None = None) -> list[str]:
-        """The keys due by `now` (and by `until(group)`, when given); the others stay."""
+        """The keys due by `now` (and by `until(group)`, when given: asked once per group); the others stay."""
         out: list[str] = []
         held: list[tuple[float, str]] = []
+        limits: dict[int | None, float] = {}
         h = self._heap
         while h and h[0][0] <= now and len(out) < limit:
             at, key = heapq.heappop(h)
             if self._when.get(key) != at:
                 continue
-            if until is not None and at > until(self._group.get(key)):
-                held.append((at, key))
-                continue
+            if until is not None:
+                group = self._group.get(key)
+                upto = limits.get(group)
+                if upto is None:
+                    upto = limits[group] = until(group)
+                if at > upto:
+                    held.append((at, key))
+                    continue
             del self._when[key]
             self._group.pop(key, None)
             out.append(key)

@@ -130,7 +130,7 @@ class Watchdog:
             assigned = {(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in sources}
         except Exception:  # noqa: BLE001 - no consumer yet (starting) or being replaced
             return
-        from streams.metrics import consumer_lag
+        from streams.offsets import consumer_lag
 
         inbound = {(tp.topic, tp.partition): t for tp, t in (app.monitor.stream_inbound_time or {}).items()}
         self.act(self.check.observe(self.clock(), assigned, consumer_lag(app), inbound, held_up))

@@ -17,7 +17,8 @@ from fengqiao import logs
 from fengqiao.domain.case_codec import alert_to_json
 from fengqiao.domain.lifecycle import snapshot
 from streams import watchdog
-from streams.metrics import WorkerMetrics, consumer_lag
+from streams.metrics import WorkerMetrics
+from streams.offsets import consumer_lag
 
 
 def register(rt: Any) -> None:

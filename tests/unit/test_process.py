@@ -8,8 +8,24 @@ from fengqiao import process
 
 
 def test_malloc_env_adds_the_cap_and_keeps_the_operators() -> None:
-    assert process.malloc_env({"PATH": "/bin"}) == {"PATH": "/bin", "MALLOC_ARENA_MAX": "2"}
-    assert process.malloc_env({"MALLOC_ARENA_MAX": "8"}) == {"MALLOC_ARENA_MAX": "8"}
+    assert process.malloc_env({"PATH": "/bin"}) == {"PATH": "/bin", "MALLOC_ARENA_MAX": "2",
+                                                    "ARROW_DEFAULT_MEMORY_POOL": "system"}
+    assert process.malloc_env({"MALLOC_ARENA_MAX": "8", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == {
+        "MALLOC_ARENA_MAX": "8", "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}
+
+
+def test_malloc_accounting_sees_a_block_held_and_freed() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    before = process.malloc_bytes()
+    p = libc.malloc(64 << 20)  # above the mmap threshold: counted as mmapped while held
+    held = process.malloc_bytes()
+    libc.free(ctypes.c_void_p(p))
+    after = process.malloc_bytes()
+    assert held["mmapped"] - before["mmapped"] >= 64 << 20 and held["in_use"] - before["in_use"] >= 64 << 20
+    assert held["in_use"] - after["in_use"] >= 64 << 20
 
 
 def test_cap_is_not_applied_over_the_operators_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,22 @@ def test_timer_heap_pops_only_due_and_latest_schedule() -> None:
     assert len(h) == 0 and h.next_at() is None
 
 
+def test_timer_heap_holds_a_group_behind_and_asks_its_limit_once_per_pop() -> None:
+    h = TimerHeap()
+    for i in range(50):
+        h.schedule(f"a{i}", 10.0 + i * 0.01, 0)
+    h.schedule("b", 10.0, 1)
+    asked: list[int | None] = []
+
+    def until(group: int | None) -> float:
+        asked.append(group)
+        return 5.0 if group == 0 else 100.0
+
+    assert h.pop_due(20.0, until=until) == ["b"]  # group 0 is behind: its 50 stay
+    assert sorted(asked) == [0, 1]  # not once per held entry
+    assert len(h.pop_due(20.0)) == 50
+
+
 def test_hotspot_test_is_strict_on_noise() -> None:
     assert poisson_tail(0, 3.0) == 1.0
     assert abs(poisson_tail(1, 2.0) - (1 - 2.718281828 ** -2)) < 1e-6
