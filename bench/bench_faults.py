@@ -22,6 +22,7 @@ slack), since a backlog delays every stage whatever the faults.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import tempfile
@@ -40,7 +41,9 @@ def main() -> int:
     ap.add_argument("--gateway-rate", type=float, default=60.0, help="events per second through the gateway")
     ap.add_argument("--stop-seconds", type=float, default=30.0, help="how long broker node 3 stays SIGSTOPped")
     ap.add_argument("--slack", type=float, default=15.0, help="seconds an SLA stage may be raised past its bound")
-    ap.add_argument("--keep", action="store_true", help="keep the folder (logs) after the run")
+    ap.add_argument("--keep", action="store_true", help="keep the folder (logs, the cluster's data) after the run")
+    ap.add_argument("--details", type=Path, help="write the faults' windows and the SLA targets found with no "
+                    "stage raised (their stages and due instants) to this JSON file")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fq-faults-"))
     rig = Rig(root)
@@ -79,6 +82,12 @@ def main() -> int:
         for f in rig.faults:
             print("  " + f.line())
         print(verdict.summary())
+        if args.details:
+            args.details.write_text(json.dumps({
+                "folder": str(root), "faults": [{"name": f.name, "start": f.start_wall.isoformat(),
+                                                 "end": f.end_wall.isoformat() if f.end_wall else None,
+                                                 "recovered_s": f.recovered_s} for f in rig.faults],
+                "missing": verdict.missing_stages}, ensure_ascii=False, indent=1))
         problems = verdict.problems() + ([f"{len(verdict.late_over_outage)} SLA stages raised later than due + "
                                           f"outage + {args.slack:.0f} s, e.g. {verdict.late_over_outage[:3]}"]
                                          if kept_up and verdict.late_over_outage else [])

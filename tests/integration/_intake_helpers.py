@@ -16,32 +16,35 @@ def fresh_settings(bootstrap: str, **over: Any) -> Settings:
     return Settings(kafka_bootstrap=bootstrap, topics=topics, **over)
 
 
-def read_topic(settings: Settings, topic: str, committed_only: bool = False) -> list[dict[str, Any]]:
-    """Every record on `topic` (JSON values), from the beginning to the current end."""
+def read_topic(settings: Settings, topic: str, committed_only: bool = False,
+               timeout_s: float = 120.0) -> list[dict[str, Any]]:
+    """Every record on `topic` (JSON values), from the beginning to the end offsets it has when the
+    read starts. A pause in the fetches is not the end (a cluster that has just recovered answers
+    slowly); transaction markers advance positions without records."""
+    import time
+
     from kafka import KafkaConsumer, TopicPartition
 
     c = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                      isolation_level="read_committed" if committed_only else "read_uncommitted",
-                      consumer_timeout_ms=1000)
+                      isolation_level="read_committed" if committed_only else "read_uncommitted")
     try:
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
         if not tps:
             return []
         c.assign(tps)
         c.seek_to_beginning(*tps)
         ends = c.end_offsets(tps)
-        out = []
+        out: list[dict[str, Any]] = []
+        deadline, empty = time.monotonic() + timeout_s, 0
         while any(c.position(tp) < ends[tp] for tp in tps):
-            batch = c.poll(timeout_ms=1000)
-            if not batch and all(c.position(tp) >= ends[tp] for tp in tps):
-                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: not read to its end offsets {ends} within {timeout_s:.0f} s")
+            batch = c.poll(timeout_ms=500)
             for recs in batch.values():
                 out += [json.loads(r.value) for r in recs]
-            if not batch:
-                # transaction markers advance positions without records
-                if all(c.position(tp) >= ends[tp] - 1 for tp in tps):
-                    break
+            empty = 0 if batch else empty + 1
+            if empty >= 3 and all(c.position(tp) >= ends[tp] - 1 for tp in tps):
+                break  # only a commit marker left
         return out
     finally:
         c.close()

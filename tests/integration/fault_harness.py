@@ -34,6 +34,7 @@ from fengqiao.domain.policy import load_policy
 from fengqiao.domain import sla
 from fengqiao.settings import Settings, SinkSettings, StreamsSettings, Topics
 from producers.simulator import generate_events
+from tests.integration._intake_helpers import read_topic
 from tests.integration.fault_loads import GatewayLoad, Load
 from tests.integration.streams_harness import TZ, Worker, worker_env, write_policy
 from tests.netutil import three_free_ports
@@ -102,6 +103,7 @@ class Verdict:
     max_over_outage_s: float = 0.0  # the most a stage was raised past due + its fault's outage
     raised_after_drain: list[str] = field(default_factory=list)  # raised after the worker drained + slack
     slack_s: float = 0.0
+    missing_stages: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # key -> (dedup key, due)
 
     def problems(self) -> list[str]:
         out = []
@@ -143,6 +145,11 @@ def _replayed(events: list[Envelope], policy: Any, cal: Any) -> CaseState | None
     return state
 
 
+def _target_of(dedup_key: str) -> str:
+    """`sla:<case>:<target[.round]>` of a stage's dedup key (its stage and level cut off)."""
+    return dedup_key.rsplit(":", 2)[0]
+
+
 def owed_stages(events: list[Envelope], acked_at: dict[str, datetime], policy: Any, cal: Any, now: datetime,
                 margin_s: float = 2.0) -> list[Any]:
     """Every SLA stage the worker owes the case, replayed event by event: after each event, the
@@ -169,18 +176,6 @@ def owed_stages(events: list[Envelope], acked_at: dict[str, datetime], policy: A
         state = new
     close(now)
     return owed
-
-
-def read_topic(bootstrap: str, topic: str, idle_s: float = 3.0) -> list[dict[str, Any]]:
-    """Every record of `topic` from the beginning (stops after `idle_s` without new records)."""
-    from kafka import KafkaConsumer
-
-    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False,
-                      group_id=None, consumer_timeout_ms=int(idle_s * 1000))
-    try:
-        return [json.loads(r.value) for r in c]
-    finally:
-        c.close()
 
 
 class Rig:
@@ -542,7 +537,8 @@ class Rig:
                               self.s.clickhouse_database], capture_output=True, text=True, timeout=180, check=True)
         return json.loads(out.stdout)["ids"]
 
-    def verify(self, load: Load, *more: Load | GatewayLoad, wait_cases_s: float = 60, slack_s: float = 15.0) -> Verdict:
+    def verify(self, load: Load, *more: Load | GatewayLoad, wait_cases_s: float = 60, slack_s: float = 15.0,
+               wait_alerts_s: float = 30.0) -> Verdict:
         """The ledger against ClickHouse, the case snapshots and the alerts topic. `slack_s`: how
         much later than due + its fault's outage an SLA stage may be raised (a check tick, the
         commit interval, a rebalance)."""
@@ -563,7 +559,7 @@ class Rig:
         seen: dict[str, int] = {}
 
         def cases_done() -> bool:
-            for snap in read_topic(self.s.kafka_bootstrap, self.s.topics.cases, idle_s=2.0):
+            for snap in read_topic(self.s, self.s.topics.cases):
                 seen[snap["case_id"]] = max(seen.get(snap["case_id"], 0), snap["version"])
             return all(seen.get(c) == v for c, v in want.items())
 
@@ -571,16 +567,6 @@ class Rig:
             wait_for(cases_done, wait_cases_s, "every case's events applied", step=1.0)
         except AssertionError:
             pass
-        alerts = read_topic(self.s.kafka_bootstrap, self.s.topics.alerts)
-        # a raise is its instant: the worker that takes over a partition sends the alerts changed lately
-        # again (fengqiao/domain/case.py `redeliver`), a copy of a version is not a second raise; an alert
-        # whose first version was lost with a killed worker still counts as raised through a later one
-        firsts = Counter(k for k, _ in {(a["dedup_key"], a["raised_at"]) for a in alerts if a.get("version") == 1})
-        raised: dict[str, datetime] = {}
-        for a in alerts:
-            at = datetime.fromisoformat(a["raised_at"])
-            raised[a["dedup_key"]] = min(at, raised.get(a["dedup_key"], at))
-        firsts.update({k: 1 for k in raised if k not in firsts})
         now = datetime.now(TZ) - timedelta(seconds=5)
         windows = [(f.start_wall, f.end_wall or now, f) for f in self.faults]
         # a worker that finds several stages of one target due at once raises the latest only (the
@@ -592,12 +578,40 @@ class Rig:
             for p in owed_stages(evs, acked_at, policy, cal, now):
                 owed.setdefault((p.case_id, p.target, p.round), {})[p.dedup_key] = p
         due: dict[tuple[str, str, int], list[Any]] = {}
+        earlier: dict[tuple[str, str, int], set[str]] = {}  # the target's stages due before the first in a fault
         for k, stages in owed.items():
             in_fault = [p for p in stages.values() if any(a <= p.at <= b for a, b, _ in windows)]
             if in_fault:
                 first = min(p.at for p in in_fault)
                 due[k] = sorted((p for p in stages.values() if p.at >= first), key=lambda p: p.at)
-        missing = sorted(":".join(map(str, k)) for k, v in due.items() if not any(p.dedup_key in firsts for p in v))
+                earlier[k] = {dk for dk, p in stages.items() if p.at < first}
+        firsts: Counter[str] = Counter()
+        raised: dict[str, datetime] = {}
+
+        def unraised() -> list[str]:
+            """The targets of `due` with no stage raised from the first due in a fault on: a raised
+            stage past the replay's margin (`owed_stages`) counts too, it superseded the others."""
+            alerts = read_topic(self.s, self.s.topics.alerts)
+            # a raise is its instant: the worker that takes over a partition sends the alerts changed lately
+            # again (fengqiao/domain/case.py `redeliver`), a copy of a version is not a second raise; an
+            # alert whose first version was lost with a killed worker still counts as raised through a later one
+            firsts.clear(), raised.clear()
+            firsts.update(k for k, _ in {(a["dedup_key"], a["raised_at"]) for a in alerts if a.get("version") == 1})
+            for a in alerts:
+                at = datetime.fromisoformat(a["raised_at"])
+                raised[a["dedup_key"]] = min(at, raised.get(a["dedup_key"], at))
+            firsts.update({k: 1 for k in raised if k not in firsts})
+            by_target: dict[str, set[str]] = {}
+            for dk in firsts:
+                by_target.setdefault(_target_of(dk), set()).add(dk)
+            return sorted(":".join(map(str, k)) for k in due
+                          if not by_target.get(_target_of(sla.dedup_key(k[0], k[1], "-", 0, k[2])), set()) - earlier[k])
+
+        try:  # a worker back from a fault raises what it owes once its input is applied: give it the slack
+            wait_for(lambda: not unraised(), wait_alerts_s, "every SLA target owed raised", step=2.0)
+        except AssertionError:
+            pass
+        missing = unraised()
         late = [(raised[p.dedup_key] - p.at).total_seconds() for v in due.values() for p in v if p.dedup_key in raised]
         # late by at most the outage: each stage due in a fault's window, against that fault's outage
         over: dict[str, float] = {}
@@ -615,7 +629,7 @@ class Rig:
                             over[p.dedup_key] = max(over.get(p.dedup_key, 0.0), past)
                 if (at - max(drained, p.at)).total_seconds() > slack_s:
                     after_drain.append(p.dedup_key)
-        letters = read_topic(self.s.kafka_bootstrap, self.s.topics.dlq, idle_s=2.0)
+        letters = read_topic(self.s, self.s.topics.dlq)
         wrong = {c: (v, seen.get(c, 0)) for c, v in want.items() if seen.get(c) != v}
         wrong_letters = [d["error"][:200] for d in letters if any(c in d.get("raw", "") for c in wrong)]
         return Verdict(
@@ -624,4 +638,6 @@ class Rig:
             cases=len(want), cases_wrong=wrong, alerts_twice={k: n for k, n in firsts.items() if n > 1},
             due_in_faults=len(due), due_missing=missing, max_late_s=max(late, default=0.0),
             dead_letters=len(letters), wrong_case_letters=wrong_letters, late_over_outage=sorted(over),
-            max_over_outage_s=max(over.values(), default=0.0), raised_after_drain=sorted(after_drain), slack_s=slack_s)
+            max_over_outage_s=max(over.values(), default=0.0), raised_after_drain=sorted(after_drain), slack_s=slack_s,
+            missing_stages={":".join(map(str, k)): [(p.dedup_key, p.at.isoformat()) for p in v]
+                            for k, v in due.items() if ":".join(map(str, k)) in set(missing)})

@@ -76,8 +76,6 @@ def test_broker_and_worker_sigkill_under_load_lose_nothing_and_raise_once(rig: R
     assert verdict.due_in_faults >= PROBE_CASES  # each probe case's sign target at least
     if kept_up:  # late by at most the outage
         assert verdict.late_over_outage == [], verdict.summary()
-    if verdict.cases_wrong:  # seen in 2 of 2 runs, no dead letter: see /work/notes/G2.md (issue 13 finding)
-        pytest.xfail("known finding: " + "; ".join(verdict.problems()))
     assert verdict.problems() == []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from broker.topics import Replication, TopicError, choose_replication, internal_topics, project_topics
 from fengqiao.settings import PROJECT_ROOT, Settings, StreamsSettings, Topics
-from streams import app as app_mod
+from streams import app as app_mod, faust_fixes
 
 pytestmark = pytest.mark.unit
 
@@ -18,18 +18,18 @@ pytestmark = pytest.mark.unit
 def test_faust_patch_refuses_a_method_it_was_not_written_for() -> None:
     from faust.transport.producer import ProducerBuffer
 
-    app_mod._relax_changelog_backpressure()
+    faust_fixes.before_build()
     original = ProducerBuffer._fengqiao_original  # type: ignore[attr-defined]
-    app_mod.check_patchable(original)  # the installed faust: the patch applies
+    faust_fixes.check_patchable(original)  # the installed faust: the patch applies
 
     async def _handle_pending(self: object) -> None:  # a faust whose loop changed
         while True:
             await self.pending.get()  # type: ignore[attr-defined]
 
-    with pytest.raises(app_mod.FaustPatchError, match="pyproject.toml"):
-        app_mod.check_patchable(_handle_pending)
-    with pytest.raises(app_mod.FaustPatchError, match="拒绝启动"):
-        app_mod.check_patchable(original, known=frozenset({"0" * 64}))
+    with pytest.raises(faust_fixes.FaustPatchError, match="pyproject.toml"):
+        faust_fixes.check_patchable(_handle_pending)
+    with pytest.raises(faust_fixes.FaustPatchError, match="拒绝启动"):
+        faust_fixes.check_patchable(original, known=frozenset({"0" * 64}))
 
 
 def test_faust_is_pinned_to_the_tested_range() -> None:
