@@ -35,6 +35,8 @@ def heap_metrics(part: str) -> Iterator[Any]:
     for kind, n in process.malloc_bytes().items():
         m.add_metric([kind], n)
     yield m
+    yield CounterMetricFamily(f"fengqiao_{part}_malloc_trimmed_bytes", "free bytes malloc_trim gave back to the OS",
+                              value=process.TRIM.released)
 
 
 def render(registry: CollectorRegistry) -> bytes:

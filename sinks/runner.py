@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from pathlib import Path
 
 from fengqiao import logs
+from fengqiao.process import TRIM
 from fengqiao.records import DeadLetter
 from fengqiao.settings import Settings, reveal
 from fengqiao.signing import header_value, verify
@@ -314,6 +315,7 @@ def run_sink(settings: Settings, stop: threading.Event, ready: threading.Event |
             rejoin.check(consumer)
             SINK.sample(consumer)
             SINK.sample_store(client, store_lock())
+            TRIM.maybe()  # in the wall's process too, where the embedded sink runs
             health_file(sink.health)
             cleanup()
             t = time.monotonic()

@@ -17,6 +17,7 @@ import faust
 from pydantic import TypeAdapter, ValidationError
 
 from fengqiao.contract import ContractError, check_json_bounds, reasons_of
+from fengqiao.process import TRIM
 from fengqiao.records import Command
 from fengqiao.settings import reveal
 from fengqiao.signing import header_value, verify
@@ -117,6 +118,10 @@ def register(rt: Any) -> None:
     @app.timer(interval=rt.settings.streams.stats_interval_seconds, on_leader=False)
     async def publish_stats() -> None:
         await publish_region_stats(rt)
+
+    @app.timer(interval=TRIM.every_s, on_leader=False)
+    async def trim_malloc() -> None:  # free pages back to the OS (fengqiao/process.py MallocTrim)
+        TRIM.maybe()
 
     @app.agent(app.topic(t.early.get_topic_name(), key_type=str, key_serializer="raw", value_serializer="raw"),
                name="early")

@@ -51,24 +51,25 @@ class MinuteRing:
         self.minute = np.full(KEEP_MINUTES, -1, np.int32)  # the minute (since 1970) each slot holds, -1: empty
         self.rows = np.zeros((KEEP_MINUTES, WIDTH), np.uint16)  # ~48 KB a ring
 
-    def add(self, m: int, category: str, channel: str) -> bool:
-        """Count one intake in minute `m`; False (not kept) when its slot holds a minute a whole
-        ring later (`m` is older than anything the windows can still reach), or when the minute
-        already counts `CAP` (a county's 1,000 petitions a second on one partition: not a real load)."""
+    def add(self, m: int, category: str, channel: str) -> tuple[int, int] | None:
+        """Count one intake in minute `m` and return the two columns it counted in; None (not kept)
+        when its slot holds a minute a whole ring later (`m` is older than anything the windows can
+        still reach), or when the minute already counts `CAP` (a county's 1,000 petitions a second
+        on one partition: not a real load)."""
         s = m % KEEP_MINUTES
         held = int(self.minute[s])
         if held != m:
             if held > m:
-                return False
+                return None
             self.minute[s] = m
             self.rows[s] = 0
         i, j = _SLOT[category], _SLOT[channel]
         row = self.rows[s]
         if row[i] >= CAP or row[j] >= CAP:
-            return False
+            return None
         row[i] += 1
         row[j] += 1
-        return True
+        return i, j
 
     def row(self, m: int) -> np.ndarray | None:
         s = m % KEEP_MINUTES
@@ -78,15 +79,6 @@ class MinuteRing:
         """Counts summed over the minutes lo < m <= hi."""
         keep = (self.minute > lo) & (self.minute <= hi)
         return self.rows[keep].sum(axis=0, dtype=np.int64)
-
-    def items(self) -> list[tuple[int, dict[str, int]]]:
-        """(minute, {category: n}) of each minute held: what a recount reads."""
-        out = []
-        for s in np.flatnonzero(self.minute >= 0):
-            cats = {str(c): int(n) for c, n in zip(CATEGORIES, self.rows[s, :len(CATEGORIES)]) if n}
-            if cats:
-                out.append((int(self.minute[s]), cats))
-        return out
 
     def prune(self, floor: int) -> None:
         old = (self.minute >= 0) & (self.minute < floor)
@@ -120,17 +112,23 @@ class PartitionCounts:
         if ring is None:
             ring = self.intake[region] = MinuteRing()
         m = _minute(at)
-        if not ring.add(m, category, channel):
+        cols = ring.add(m, category, channel)
+        if cols is None:
             return
         edge = self._edge
         if edge is not None and edge - DAY < m <= edge:
-            w = self._w24.get(region)
-            if w is None:
-                w = self._w24[region] = np.zeros(WIDTH, np.int64)
-            w[_SLOT[category]] += 1
-            w[_SLOT[channel]] += 1
+            w = self._window(region)
+            w[cols[0]] += 1
+            w[cols[1]] += 1
             if m > edge - HOUR:
                 self._w1[region] += 1
+
+    def _window(self, region: str) -> np.ndarray:
+        """The region's 24 h window vector (created empty on its first intake)."""
+        w = self._w24.get(region)
+        if w is None:
+            w = self._w24[region] = np.zeros(WIDTH, np.int64)
+        return w
 
     def change(self, before: tuple[str, str, str, bool, bool] | None, after: tuple[str, str, str, bool, bool] | None) -> None:
         if before == after:
@@ -156,9 +154,7 @@ class PartitionCounts:
             self._w1 = Counter({r: _total(ring.span(m_now - HOUR, m_now)) for r, ring in self.intake.items()})
         else:
             for region, ring in self.intake.items():
-                w = self._w24.get(region)
-                if w is None:
-                    w = self._w24[region] = np.zeros(WIDTH, np.int64)
+                w = self._window(region)
                 for m in range(edge + 1, m_now + 1):  # entering both windows
                     row = ring.row(m)
                     if row is not None:

@@ -36,3 +36,27 @@ def test_cap_is_not_applied_over_the_operators_setting(monkeypatch: pytest.Monke
 def test_cap_applies_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     assert process.cap_malloc_arenas() is True  # this project's machines run glibc (Debian)
+
+
+def test_malloc_trim_hands_freed_heap_pages_back_and_keeps_its_pace() -> None:
+    import ctypes
+
+    from fengqiao.process import MallocTrim, resident_bytes
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    t = [0.0]
+    trim = MallocTrim(every_s=60, clock=lambda: t[0])
+    blocks = [libc.malloc(4096) for _ in range(20000)]  # 80 MB of heap below the mmap threshold
+    for b in blocks:
+        ctypes.memset(b, 1, 4096)  # resident
+    before = resident_bytes()
+    for b in blocks[:-1]:
+        libc.free(b)  # the last block pins the heap's top: only a trim can give the middle back
+    assert resident_bytes() > before - 20 * 2**20  # malloc kept the freed pages
+    assert trim.maybe() and trim.released > 40 * 2**20
+    assert not trim.maybe()  # not again within every_s
+    t[0] = 60.0
+    assert trim.maybe() and trim.trims == 2
+    libc.free(blocks[-1])
