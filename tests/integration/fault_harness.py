@@ -585,17 +585,19 @@ class Rig:
                 first = min(p.at for p in in_fault)
                 due[k] = sorted((p for p in stages.values() if p.at >= first), key=lambda p: p.at)
                 earlier[k] = {dk for dk, p in stages.items() if p.at < first}
+        target_of = {k: _target_of(sla.dedup_key(k[0], k[1], "-", 0, k[2])) for k in due}
         firsts: Counter[str] = Counter()
         raised: dict[str, datetime] = {}
 
-        def unraised() -> list[str]:
+        def unraised() -> list[tuple[str, str, int]]:
             """The targets of `due` with no stage raised from the first due in a fault on: a raised
             stage past the replay's margin (`owed_stages`) counts too, it superseded the others."""
             alerts = read_topic(self.s, self.s.topics.alerts)
             # a raise is its instant: the worker that takes over a partition sends the alerts changed lately
             # again (fengqiao/domain/case.py `redeliver`), a copy of a version is not a second raise; an
             # alert whose first version was lost with a killed worker still counts as raised through a later one
-            firsts.clear(), raised.clear()
+            firsts.clear()
+            raised.clear()
             firsts.update(k for k, _ in {(a["dedup_key"], a["raised_at"]) for a in alerts if a.get("version") == 1})
             for a in alerts:
                 at = datetime.fromisoformat(a["raised_at"])
@@ -604,14 +606,14 @@ class Rig:
             by_target: dict[str, set[str]] = {}
             for dk in firsts:
                 by_target.setdefault(_target_of(dk), set()).add(dk)
-            return sorted(":".join(map(str, k)) for k in due
-                          if not by_target.get(_target_of(sla.dedup_key(k[0], k[1], "-", 0, k[2])), set()) - earlier[k])
+            return [k for k in due if not by_target.get(target_of[k], set()) - earlier[k]]
 
         try:  # a worker back from a fault raises what it owes once its input is applied: give it the slack
             wait_for(lambda: not unraised(), wait_alerts_s, "every SLA target owed raised", step=2.0)
         except AssertionError:
             pass
-        missing = unraised()
+        unraised_keys = unraised()
+        missing = sorted(":".join(map(str, k)) for k in unraised_keys)
         late = [(raised[p.dedup_key] - p.at).total_seconds() for v in due.values() for p in v if p.dedup_key in raised]
         # late by at most the outage: each stage due in a fault's window, against that fault's outage
         over: dict[str, float] = {}
@@ -639,5 +641,5 @@ class Rig:
             due_in_faults=len(due), due_missing=missing, max_late_s=max(late, default=0.0),
             dead_letters=len(letters), wrong_case_letters=wrong_letters, late_over_outage=sorted(over),
             max_over_outage_s=max(over.values(), default=0.0), raised_after_drain=sorted(after_drain), slack_s=slack_s,
-            missing_stages={":".join(map(str, k)): [(p.dedup_key, p.at.isoformat()) for p in v]
-                            for k, v in due.items() if ":".join(map(str, k)) in set(missing)})
+            missing_stages={":".join(map(str, k)): [(p.dedup_key, p.at.isoformat()) for p in due[k]]
+                            for k in unraised_keys})
